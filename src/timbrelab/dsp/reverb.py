@@ -1,0 +1,241 @@
+"""The Rafii–Pardo parametric reverberator, driven by Audealize's ``[d, g, m, f, E, wetdry]`` settings.
+
+Structure (Rafii & Pardo 2009, as the Audealize node wires it):
+
+- six feedback comb filters in parallel, ``y[n] = x[n-D_i] + g_i·y[n-D_i]``, delays
+  ``D_i = d·(15-i)/15`` (i = 0..5) rounded down to a prime number of samples, gains
+  ``g_i = 0.001^(D_i/rt)`` with ``rt = d·ln(0.001)/ln(g)``, so every comb decays 60 dB in ``rt`` seconds;
+- two all-pass filters (gain 0.1) in parallel, one per output channel, with delays
+  ``0.016 s ± m/2`` (prime samples): ``m`` spreads the stereo image;
+- a low-pass filter at ``f`` Hz (2nd-order Butterworth) on the wet path;
+- the wet level follows ``E`` as in the node: ``g1 = 1/(E+1)``, clean ``cos((1-g1)·π/8)``, wet
+  ``cos(g1·3π/8)``.
+
+Our choices, stated: the comb bank is scaled to unit impulse-response energy (its analytic energy
+``Σ 1/(1-g_i²)``) so that ``E``, not the feedback, sets the wet level; the dry path is not delayed.
+Output = ``dry + amount · (wet/clean) · wet_path``: ``amount`` 0 is a bit-exact bypass, 1 is the crowd
+setting, 0 < amount ≤ 2; a negative amount is refused (reverb cannot be removed). Stereo in: comb
+bank per channel, left all-pass on channel 0, right on channel 1; mono in: the two all-pass outputs
+are averaged, so the channel count is kept. Every recursion is computed sample-exactly in chunks no
+longer than its delay, so streaming gives the same output as processing whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.signal import butter, sosfilt
+
+from timbrelab.dsp.eq import check_amount
+from timbrelab.dsp.stream import run_stream
+from timbrelab.errors import BadParameterError
+
+ALLPASS_GAIN = 0.1
+ALLPASS_BASE_S = 0.016  # the node's 10 ms minimum delay + 6 ms
+MAX_REVERB_AMOUNT = 2.0
+MAX_RT_S = 30.0
+
+
+def prev_prime(n: int) -> int:
+    """Largest prime ≤ n (n ≥ 2)."""
+    n = max(2, int(n))
+    while n > 2:
+        if n % 2 and all(n % k for k in range(3, int(math.isqrt(n)) + 1, 2)):
+            return n
+        n -= 1
+    return 2
+
+
+@dataclass(frozen=True)
+class ReverbSettings:
+    """Audealize reverb parameters. ``d_s`` comb delay (s), ``g`` comb gain, ``m_s`` stereo spread (s),
+    ``f_hz`` low-pass cutoff, ``E`` wet gain (0–1 on the map's scale), ``wetdry`` (1 in the maps)."""
+
+    d_s: float = 0.05
+    g: float = 0.5
+    m_s: float = 0.006
+    f_hz: float = 20000.0
+    E: float = 1.0
+    wetdry: float = 1.0
+
+    def __post_init__(self):
+        for name, value in asdict(self).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
+                raise BadParameterError(f"reverb {name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        checks = [
+            ("d_s", 0.001, 0.5, "comb delay in seconds"),
+            ("g", 1e-4, 0.999, "comb gain"),
+            ("m_s", -0.015, 0.015, "stereo spread in seconds"),
+            ("f_hz", 20.0, 100_000.0, "low-pass cutoff in Hz"),
+            ("E", 0.0, 20.0, "wet gain"),
+            ("wetdry", 0.0, 1.0, "wet/dry"),
+        ]
+        for name, lo, hi, what in checks:
+            v = getattr(self, name)
+            if not (lo <= v <= hi):
+                raise BadParameterError(f"reverb {name} = {v:g} is outside {lo:g} … {hi:g} ({what})")
+
+    @classmethod
+    def from_list(cls, values) -> "ReverbSettings":
+        """From Audealize's ``[d, g, m, f, E, wetdry]`` (wetdry optional)."""
+        values = list(values)
+        if len(values) not in (5, 6):
+            raise BadParameterError(f"reverb settings need [d, g, m, f, E(, wetdry)], got {len(values)} values")
+        return cls(*values)
+
+    def to_list(self) -> list[float]:
+        return [self.d_s, self.g, self.m_s, self.f_hz, self.E, self.wetdry]
+
+    @property
+    def rt60_s(self) -> float:
+        """Reverberation time ``d·ln(0.001)/ln(g)`` (seconds to decay 60 dB)."""
+        return min(MAX_RT_S, self.d_s * math.log(0.001) / math.log(self.g))
+
+
+def _chunked_recursion(x_ext: np.ndarray, y_ext: np.ndarray, delay: int, gain: float, n: int, ff: float = 0.0) -> None:
+    """In place: ``y[D+j] = x[j] + gain·y[j] + ff·x[D+j]`` for j in 0..n-1 (arrays hold D history)."""
+    for j in range(0, n, delay):
+        k = min(delay, n - j)
+        seg = x_ext[..., j : j + k] + gain * y_ext[..., j : j + k]
+        if ff:
+            seg = seg + ff * x_ext[..., delay + j : delay + j + k]
+        y_ext[..., delay + j : delay + j + k] = seg
+
+
+class ReverbStream:
+    """Streaming reverberator; output has the input's channel count and length (flush adds nothing)."""
+
+    def __init__(self, reverb: "Reverb", sample_rate: int, channels: int):
+        s = reverb.settings
+        self.channels = channels
+        rt = s.rt60_s
+        self.comb_delays = [prev_prime(s.d_s * (15 - i) / 15 * sample_rate) for i in range(6)]
+        self.comb_gains = [0.001 ** ((dl / sample_rate) / rt) for dl in self.comb_delays]
+        energy = sum(1.0 / (1.0 - g * g) for g in self.comb_gains)
+        self.comb_norm = 1.0 / math.sqrt(energy)
+        self.ap_delays = [
+            prev_prime((ALLPASS_BASE_S + s.m_s / 2) * sample_rate),
+            prev_prime((ALLPASS_BASE_S - s.m_s / 2) * sample_rate),
+        ]
+        g1 = 1.0 / (s.E + 1.0)
+        clean = math.cos((1 - g1) * 0.125 * math.pi)
+        wet = math.cos(g1 * 0.375 * math.pi)
+        self.wet_gain = reverb.amount * (wet / clean) * s.wetdry
+        nyq = sample_rate / 2
+        self.lowpass = butter(2, s.f_hz / nyq, output="sos") if s.f_hz < 0.95 * nyq else None
+        self._x_hist = [np.zeros((channels, d)) for d in self.comb_delays]
+        self._y_hist = [np.zeros((channels, d)) for d in self.comb_delays]
+        # all-pass j reads comb-bank channel j (stereo) or the mono bank (mono)
+        self._ap_x = [np.zeros((1, d)) for d in self.ap_delays]
+        self._ap_y = [np.zeros((1, d)) for d in self.ap_delays]
+        self._ap_src = [0, 1] if channels >= 2 else [0, 0]
+        self._lp_state = None if self.lowpass is None else np.zeros((self.lowpass.shape[0], 2, 2))
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        x = np.asarray(block, np.float64)
+        n = x.shape[1]
+        if n == 0:
+            return np.zeros((self.channels, 0))
+        bank = np.zeros((self.channels, n))
+        for i, (d, g) in enumerate(zip(self.comb_delays, self.comb_gains)):
+            x_ext = np.concatenate([self._x_hist[i], x], axis=1)
+            y_ext = np.concatenate([self._y_hist[i], np.empty((self.channels, n))], axis=1)
+            _chunked_recursion(x_ext, y_ext, d, g, n)
+            bank += y_ext[:, d:]
+            self._x_hist[i] = x_ext[:, -d:]
+            self._y_hist[i] = y_ext[:, -d:]
+        bank *= self.comb_norm
+        lr = np.empty((2, n))
+        for j, d in enumerate(self.ap_delays):
+            src = bank[self._ap_src[j] : self._ap_src[j] + 1]
+            x_ext = np.concatenate([self._ap_x[j], src], axis=1)
+            y_ext = np.concatenate([self._ap_y[j], np.empty((1, n))], axis=1)
+            # y[n] = -a·x[n] + x[n-D] + a·y[n-D]
+            _chunked_recursion(x_ext, y_ext, d, ALLPASS_GAIN, n, ff=-ALLPASS_GAIN)
+            lr[j] = y_ext[0, d:]
+            self._ap_x[j] = x_ext[:, -d:]
+            self._ap_y[j] = y_ext[:, -d:]
+        if self.lowpass is not None:
+            lr, self._lp_state = sosfilt(self.lowpass, lr, axis=-1, zi=self._lp_state)
+        if self.channels == 1:
+            wet = lr.mean(axis=0, keepdims=True)
+        else:  # left all-pass feeds even channels, right all-pass odd ones
+            wet = lr[np.arange(self.channels) % 2]
+        return x + self.wet_gain * wet
+
+    def flush(self) -> np.ndarray:
+        return np.zeros((self.channels, 0))
+
+
+@dataclass(frozen=True)
+class Reverb:
+    """``Reverb(settings, amount=1.0)(audio, sample_rate, tail_s=None) -> audio``.
+
+    ``tail_s``: seconds of silence appended so the reverb can ring out (default: the settings'
+    rt60, at most 30 s; 0 keeps the input length). ``amount`` 0 = bit-exact bypass (no tail added).
+    """
+
+    settings: ReverbSettings = ReverbSettings()
+    amount: float = 1.0
+
+    def __post_init__(self):
+        if not isinstance(self.settings, ReverbSettings):
+            object.__setattr__(self, "settings", ReverbSettings.from_list(self.settings))
+        if isinstance(self.amount, (int, float)) and not isinstance(self.amount, bool) and self.amount < 0:
+            raise BadParameterError("reverb amount cannot be negative: timbrelab adds reverb, it cannot remove it")
+        object.__setattr__(self, "amount", check_amount(self.amount, "reverb amount", 0.0, MAX_REVERB_AMOUNT))
+
+    @property
+    def is_bypass(self) -> bool:
+        return self.amount == 0.0 or self.settings.wetdry == 0.0
+
+    def default_tail_s(self) -> float:
+        return 0.0 if self.is_bypass else self.settings.rt60_s
+
+    def stream(self, sample_rate: int, channels: int) -> ReverbStream:
+        return ReverbStream(self, int(sample_rate), channels)
+
+    def __call__(self, audio: np.ndarray, sample_rate: int, tail_s: float | None = None) -> np.ndarray:
+        from timbrelab.audio import as_audio, check_sample_rate
+
+        audio = as_audio(audio)
+        sample_rate = check_sample_rate(sample_rate)
+        if self.is_bypass:
+            return audio.copy()
+        tail_s = self.default_tail_s() if tail_s is None else float(tail_s)
+        pad = int(round(max(0.0, tail_s) * sample_rate))
+        x = np.concatenate([audio, np.zeros((audio.shape[0], pad), np.float32)], axis=1) if pad else audio
+        return run_stream(self.stream(sample_rate, audio.shape[0]), x).astype(np.float32)
+
+    def impulse_response(self, sample_rate: int, duration_s: float, wet_only: bool = True, channels: int = 2) -> np.ndarray:
+        """The reverb's response to a unit impulse, ``(channels, samples)``; dry path removed if wet_only."""
+        x = np.zeros((channels, int(duration_s * sample_rate)))
+        x[:, 0] = 1.0
+        y = run_stream(self.stream(sample_rate, channels), x)
+        if wet_only:
+            y = y - x
+        return y
+
+    def to_dict(self) -> dict:
+        s = self.settings
+        return {
+            "type": "Reverb",
+            "d_s": s.d_s, "g": s.g, "m_s": s.m_s, "f_hz": s.f_hz, "E": s.E, "wetdry": s.wetdry,
+            "amount": self.amount,
+            "rt60_s": round(s.rt60_s, 4),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Reverb":
+        return cls(ReverbSettings(d["d_s"], d["g"], d["m_s"], d["f_hz"], d["E"], d.get("wetdry", 1.0)), d.get("amount", 1.0))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return f"Reverb(amount={self.amount:g}, rt60={s.rt60_s:.2f} s, d={s.d_s * 1000:.1f} ms, g={s.g:.3f}, lowpass={s.f_hz:.0f} Hz, E={s.E:.2f})"

@@ -1,0 +1,174 @@
+"""Turn parsed descriptors into effect settings, saying where each came from.
+
+Which effect a descriptor drives (the README states the same rule):
+
+1. ``force_effect`` (the CLI's ``--eq WORD`` / ``--reverb WORD``) decides.
+2. A negated descriptor ("less muddy") drives the EQ, inverted. Reverb can be added, not removed,
+   so a negated word only the reverb map knows ("less boomy") uses the EQ fallback, inverted.
+3. A word in one map drives that effect.
+4. A word in both maps drives the effect whose map supports it better: the higher percentile of
+   ``agreement · log2(1 + num)`` within its own map; ties go to the EQ ("warm" → EQ, "big" → reverb).
+5. A word in neither map goes to the fallback: by default the nearest mapped words by MiniLM
+   text-embedding similarity (the top 3 of the nearest word's map, weighted by similarity); if the
+   best similarity is below ``MIN_SIMILARITY`` the word is refused as unknown.
+
+The fallback is a replaceable strategy (``set_fallback``) so that trained word→effect models can
+take over without touching the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from timbrelab.errors import UnknownWordError
+from timbrelab.lexicon.maps import EQ, REVERB, MapEntry, eq_map, get_map, reverb_map
+from timbrelab.lexicon.parse import Phrase
+
+MIN_SIMILARITY = 0.5
+NEIGHBOURS = 3
+
+
+@dataclass
+class Resolution:
+    """How one descriptor was turned into settings."""
+
+    phrase: Phrase
+    effect: str  # "eq" or "reverb"
+    source: str  # "map", "nearest" (embedding neighbours) or "model"
+    settings: tuple  # EQ: 40 gains dB; reverb: (d, g, m, f, E, wetdry)
+    used: list = field(default_factory=list)  # [{"word", "similarity", "weight"}]
+    support: float = 1.0  # weight when several reverb descriptors are blended
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.phrase.original,
+            "descriptor": self.phrase.text,
+            "sign": self.phrase.sign,
+            "scale": self.phrase.scale,
+            "effect": self.effect,
+            "source": self.source,
+            "used": self.used,
+            "note": self.note,
+        }
+
+
+class Fallback(Protocol):
+    def __call__(self, phrase: Phrase, effect: str | None) -> Resolution: ...
+
+
+def _map_resolution(phrase: Phrase, entry: MapEntry, note: str = "") -> Resolution:
+    return Resolution(
+        phrase=phrase, effect=entry.effect, source="map", settings=entry.settings,
+        used=[{"word": entry.word, "lang": entry.lang, "agreement": round(entry.agreement, 3), "num": entry.num, "weight": 1.0}],
+        support=entry.support, note=note,
+    )
+
+
+class NearestWordFallback:
+    """Stand-in for unmapped words: a similarity-weighted blend of the nearest mapped words."""
+
+    def __init__(self, encoder_name: str = "minilm", k: int = NEIGHBOURS, min_similarity: float = MIN_SIMILARITY):
+        self.encoder_name = encoder_name
+        self.k = k
+        self.min_similarity = min_similarity
+        self._index: dict[str, tuple[list[MapEntry], np.ndarray]] = {}
+
+    def _index_for(self, effect: str):
+        if effect not in self._index:
+            from timbrelab.lexicon.encoders import get_encoder
+
+            entries = [e for e in get_map(effect).entries if e.lang == "English"]
+            vecs = get_encoder(self.encoder_name).encode([e.word.replace("-", " ") for e in entries])
+            self._index[effect] = (entries, vecs)
+        return self._index[effect]
+
+    def __call__(self, phrase: Phrase, effect: str | None) -> Resolution:
+        from timbrelab.lexicon.encoders import get_encoder
+
+        q = get_encoder(self.encoder_name).encode([phrase.text])[0]
+        best = {}
+        for eff in ([effect] if effect else [EQ, REVERB]):
+            entries, vecs = self._index_for(eff)
+            sims = vecs @ q
+            order = np.argsort(-sims)[: self.k]
+            best[eff] = (entries, sims, order)
+        eff = max(best, key=lambda e: best[e][1][best[e][2][0]])
+        entries, sims, order = best[eff]
+        top = float(sims[order[0]])
+        if top < self.min_similarity:
+            raise UnknownWordError(
+                f"'{phrase.text}' is not in the crowd maps and no mapped word is close enough "
+                f"(nearest: '{entries[order[0]].word}', similarity {top:.2f} < {self.min_similarity}); "
+                "see `timbrelab words --search`"
+            )
+        keep = [i for i in order if sims[i] >= self.min_similarity]
+        w = np.array([sims[i] for i in keep])
+        w = w / w.sum()
+        settings = np.average(np.array([entries[i].settings for i in keep]), axis=0, weights=w)
+        if eff == REVERB:
+            settings = blend_reverb_settings([entries[i].settings for i in keep], w)
+        used = [{"word": entries[i].word, "similarity": round(float(sims[i]), 3), "weight": round(float(x), 3)} for i, x in zip(keep, w)]
+        return Resolution(phrase=phrase, effect=eff, source="nearest", settings=tuple(float(x) for x in settings),
+                          used=used, support=top, note=f"not in the crowd maps: blended its {len(keep)} nearest {eff.upper()} words")
+
+
+def blend_reverb_settings(settings_list, weights) -> np.ndarray:
+    """Blend reverb settings perceptually: log-average decay time, delay and cutoff, mean of the rest."""
+    s = np.array(settings_list, dtype=np.float64)
+    w = np.asarray(weights, np.float64)
+    w = w / w.sum()
+    d, g, m, f, E = s[:, 0], s[:, 1], s[:, 2], s[:, 3], s[:, 4]
+    rt = d * np.log(0.001) / np.log(g)
+    d_b = float(np.exp(w @ np.log(d)))
+    rt_b = float(np.exp(w @ np.log(rt)))
+    g_b = float(0.001 ** (d_b / rt_b))
+    wetdry = float(w @ s[:, 5]) if s.shape[1] > 5 else 1.0
+    return np.array([d_b, g_b, float(w @ m), float(np.exp(w @ np.log(f))), float(w @ E), wetdry])
+
+
+_fallback: Fallback | None = None
+
+
+def set_fallback(fallback: Fallback | None) -> None:
+    """Replace the strategy for words in no map (None restores the default)."""
+    global _fallback
+    _fallback = fallback
+
+
+def get_fallback() -> Fallback:
+    global _fallback
+    if _fallback is None:
+        _fallback = NearestWordFallback()
+    return _fallback
+
+
+def resolve(phrase: Phrase, force_effect: str | None = None, fallback: Callable | None = None) -> Resolution:
+    """Settings for one descriptor, by the rules in the module docstring."""
+    e_eq = eq_map().lookup(phrase.text)
+    e_rv = reverb_map().lookup(phrase.text)
+    fb = fallback or get_fallback()
+    if force_effect is not None:
+        entry = e_eq if force_effect == EQ else e_rv
+        if force_effect == REVERB and phrase.sign < 0:
+            raise UnknownWordError(f"'{phrase.original}': reverb can be added, not removed")
+        return _map_resolution(phrase, entry, "chosen with --" + force_effect) if entry else fb(phrase, force_effect)
+    if phrase.sign < 0:
+        if e_eq is not None:
+            return _map_resolution(phrase, e_eq, "negated: the opposite EQ curve")
+        r = fb(phrase, EQ)
+        if e_rv is not None:
+            r.note = f"'{e_rv.word}' is a reverb word and reverb cannot be removed: inverted EQ of its nearest EQ words instead"
+        return r
+    if e_eq is not None and e_rv is not None:
+        if e_rv.support_pct > e_eq.support_pct:
+            return _map_resolution(phrase, e_rv, f"in both maps; better supported as reverb ({e_rv.support_pct:.2f} vs {e_eq.support_pct:.2f} percentile)")
+        return _map_resolution(phrase, e_eq, f"in both maps; better supported as EQ ({e_eq.support_pct:.2f} vs {e_rv.support_pct:.2f} percentile)")
+    if e_eq is not None:
+        return _map_resolution(phrase, e_eq)
+    if e_rv is not None:
+        return _map_resolution(phrase, e_rv)
+    return fb(phrase, None)

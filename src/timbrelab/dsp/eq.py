@@ -37,6 +37,8 @@ MAX_EQ_AMOUNT = 2.0
 MAX_BAND_GAIN_DB = 36.0
 #: bands closer than this fraction of Nyquist are dropped (a peaking band cannot sit at Nyquist)
 NYQUIST_MARGIN = 0.95
+#: Q of the SocialEQ / Audealize peaking bands (for comparisons with biquad EQs)
+EQ_Q_FACTOR = 4.31
 
 
 def check_amount(amount, name: str = "amount", low: float = -MAX_EQ_AMOUNT, high: float = MAX_EQ_AMOUNT) -> float:

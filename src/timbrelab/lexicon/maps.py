@@ -17,6 +17,9 @@ from importlib import resources
 
 import numpy as np
 
+#: Audealize's EQ node plays a word's curve min–max normalised to ±1 and scaled by 5 dB × range (range 1 by default)
+AUDEALIZE_EQ_RANGE_DB = 5.0
+
 EQ = "eq"
 REVERB = "reverb"
 EFFECTS = (EQ, REVERB)
@@ -110,6 +113,19 @@ class DescriptorMap:
     def settings_matrix(self, lang: str | None = "English") -> tuple[list[MapEntry], np.ndarray]:
         es = [e for e in self.entries if lang is None or e.lang == lang]
         return es, np.array([e.settings for e in es], dtype=np.float64)
+
+
+def played_curve_db(gains_db, range_db: float = AUDEALIZE_EQ_RANGE_DB) -> np.ndarray:
+    """A word's 40 gains as Audealize's EQ plays them: min–max normalised to −1…+1, times ``range_db``.
+
+    The map stores the crowd's consensus curve in dB, often within ±1 dB; Audealize stretches its
+    shape to ±5 dB before playing it, and so does timbrelab (amount 1 = that). A flat curve stays flat.
+    """
+    g = np.asarray(gains_db, np.float64)
+    lo, hi = float(g.min()), float(g.max())
+    if hi - lo < 1e-9:
+        return np.zeros_like(g)
+    return ((g - lo) / (hi - lo) * 2 - 1) * range_db
 
 
 def _load_json(name: str):

@@ -1,0 +1,109 @@
+"""`timbrelab words` (the vocabulary with its crowd support) and `timbrelab curve WORD` (a word's EQ curve)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from timbrelab.errors import UnknownWordError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("words", help="list the descriptive words timbrelab knows, with their crowd support")
+    p.add_argument("--effect", choices=["eq", "reverb"], help="only this effect's map")
+    p.add_argument("--search", metavar="TEXT", help="only words containing TEXT")
+    p.add_argument("--lang", default="English", help="EQ map language: English, Español or all (default English)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_words)
+
+    c = sub.add_parser("curve", help="show a word's EQ curve (terminal plot, optional PNG)")
+    c.add_argument("word", help="a descriptive word, e.g. warm")
+    c.add_argument("--png", metavar="FILE", help="also write a PNG plot")
+    c.add_argument("--amount", type=float, default=1.0, help="scale the curve (default 1)")
+    c.set_defaults(func=run_curve)
+
+
+def run_words(args) -> int:
+    from timbrelab.lexicon.maps import eq_map, reverb_map
+
+    lang = None if args.lang.lower() == "all" else args.lang
+    rows = []
+    for m in ([eq_map()] if args.effect == "eq" else [reverb_map()] if args.effect == "reverb" else [eq_map(), reverb_map()]):
+        for e in m.entries:
+            if m.effect == "eq" and lang and e.lang != lang:
+                continue
+            if args.search and args.search.lower() not in e.word.lower():
+                continue
+            rows.append({"word": e.word, "effect": e.effect, "lang": e.lang, "num": e.num, "agreement": round(e.agreement, 3), "support_percentile": round(e.support_pct, 3)})
+    rows.sort(key=lambda r: (r["word"], r["effect"]))
+    if args.json:
+        json.dump(rows, sys.stdout, indent=1)
+        print()
+        return 0
+    if not rows:
+        print("no words match" + (f" '{args.search}'" if args.search else ""))
+        return 1
+    print(f"{'word':24} {'effect':7} {'lang':8} {'ratings':>7} {'agreement':>9} {'support %':>9}")
+    for r in rows:
+        print(f"{r['word']:24} {r['effect']:7} {r['lang']:8} {r['num']:7d} {r['agreement']:9.2f} {100 * r['support_percentile']:8.0f}%")
+    print(f"{len(rows)} words")
+    return 0
+
+
+def ascii_curve(gains_db, height: int = 11) -> str:
+    """A terminal plot of 40 band gains: one column per band, 0 dB marked."""
+    import numpy as np
+
+    g = np.asarray(gains_db, float)
+    top = max(1.0, float(np.ceil(np.max(np.abs(g)))))
+    levels = np.linspace(top, -top, height)
+    half = (levels[0] - levels[1]) / 2
+    lines = []
+    for lv in levels:
+        if abs(lv) < half:
+            row = "".join("─" for _ in g)
+        else:
+            row = "".join("█" if (lv > 0 and x >= lv - half) or (lv < 0 and x <= lv + half) else " " for x in g)
+        lines.append(f"{lv:+6.1f} dB |{row}|")
+    lines.append("          20 Hz" + " " * 22 + "19.7 kHz")
+    return "\n".join(lines)
+
+
+def run_curve(args) -> int:
+    import numpy as np
+
+    from timbrelab.dsp.eq import BAND_CENTERS_HZ, GraphicEQ
+    from timbrelab.lexicon.maps import eq_map, played_curve_db
+    from timbrelab.lexicon.parse import parse_phrase
+    from timbrelab.lexicon.resolve import resolve
+
+    phrase = parse_phrase(args.word)
+    if phrase is None:
+        raise UnknownWordError(f"'{args.word}' holds no descriptive word")
+    entry = eq_map().lookup(phrase.text)
+    res = resolve(phrase, force_effect="eq")
+    eq = GraphicEQ(tuple(phrase.factor * played_curve_db(res.settings)), args.amount)
+    src = f"crowd map word '{entry.word}' ({entry.num} contributions)" if entry else res.source + ": " + ", ".join(u["word"] for u in res.used)
+    print(f"EQ curve for '{args.word}' from {src}, amount {args.amount:g}")
+    print(ascii_curve(eq.effective_gains_db))
+    if args.png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from timbrelab.io_utils import save_figure
+
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        freqs = np.geomspace(20, 20000, 400)
+        from timbrelab.dsp.eq import response_at
+
+        ax.semilogx(freqs, response_at(eq.taps(44100), freqs, 44100), label="filter response (44.1 kHz)")
+        ax.semilogx(BAND_CENTERS_HZ, eq.effective_gains_db, "o", ms=3, label="band gains")
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set(xlabel="frequency (Hz)", ylabel="gain (dB)", title=f"'{args.word}' EQ curve")
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        save_figure(fig, args.png, dpi=120, bbox_inches="tight")
+        print(f"wrote {args.png}")
+    return 0

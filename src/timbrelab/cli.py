@@ -47,7 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     from timbrelab.errors import TimbrelabError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # positionals after options ("apply in.wav -o out.wav warm") land in `extra`: give them back to
+    # commands that take a variable list of positionals
+    if extra and hasattr(args, "paths") and not any(e.startswith("-") and len(e) > 1 for e in extra):
+        args.paths = list(args.paths) + extra
+    elif extra:
+        parser.error("unrecognized arguments: " + " ".join(extra))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -236,7 +236,10 @@ def apply(
         lin, lout = integrated_loudness(x, sample_rate), integrated_loudness(y, sample_rate)
     gain, notes = output_gain(float(np.max(np.abs(y))) if y.size else 0.0, lin, lout)
     report.update(output_frames=y.shape[1], tail_s=tail, gain_db=round(20 * math.log10(gain), 3), notes=notes)
-    return ApplyResult((y * gain).astype(np.float32), sample_rate, report)
+    out = y.astype(np.float32)  # the same float32 steps as the file path, so both agree bit for bit
+    if gain != 1.0:
+        out *= np.float32(gain)
+    return ApplyResult(out, sample_rate, report)
 
 
 def same_file(a: Path, b: Path) -> bool:

@@ -39,5 +39,5 @@ if ! .venv/bin/python -c 'import torch, sys; sys.exit(0 if torch.__version__.sta
   "${PIP[@]}" install torch==2.13.0
 fi
 echo "setup: installing timbrelab and its dependencies"
-"${PIP[@]}" install -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+"${PIP[@]}" install -e ".[dev]"
 .venv/bin/python -c 'import timbrelab, torch; print(f"setup: timbrelab {timbrelab.__version__} ready (torch {torch.__version__})")'

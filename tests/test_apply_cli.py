@@ -154,3 +154,12 @@ def test_bad_input_one_line_error_nothing_written(cli, tmp_path, case):
         assert len(lines) == 1 and lines[0].startswith("timbrelab: error:"), err
     after = {p.name: sha256(p) for p in tmp_path.iterdir()}
     assert after == before  # input untouched, no partial output, no temp files
+
+
+def test_resample_on_request(cli, pink_wav, tmp_path):
+    code, _, err = cli("apply", pink_wav, "-o", tmp_path / "r.flac", "bright", "--sample-rate", "22050", "-q")
+    assert code == 0, err
+    y, sr = read_audio(tmp_path / "r.flac")
+    assert sr == 22050 and y.shape[0] == 2 and abs(y.shape[1] - 3 * 22050) < 10
+    code, _, err = cli("apply", pink_wav, "-o", tmp_path / "bad.wav", "bright", "--sample-rate", "1000000000", "-q")
+    assert code != 0 and "not a usable rate" in err and not (tmp_path / "bad.wav").exists()

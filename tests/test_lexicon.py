@@ -65,3 +65,10 @@ def test_unknown_word_fallback_and_refusal():
     (q,) = parse_description("qwerty zxcv")
     with pytest.raises(UnknownWordError, match="no mapped word is close enough"):
         resolve(q)
+
+
+def test_spanish_eq_words_are_found():
+    e = eq_map().lookup("Brillante")
+    assert e is not None and e.lang == "Español" and len(e.settings) == 40
+    (p,) = parse_description("brillante")
+    assert resolve(p).effect == "eq"

@@ -59,17 +59,27 @@ def _pedalboard():
 
 
 def _stream_child(in_wav: str, out_wav: str, description: str) -> None:
-    """Run in a child process: stream a file through apply; print time and peak RSS as JSON."""
-    import resource
+    """Run in a child process: stream a file through apply; print time and peak RSS as JSON.
 
+    Peak RSS is the kernel's high-water mark of this process's own memory (VmHWM): getrusage's
+    ru_maxrss would also count the parent's memory at fork time."""
     from timbrelab.fx import apply_file, plan_effects
 
     plan = plan_effects(description)
     t = time.perf_counter()
     rep = apply_file(in_wav, out_wav, plan, progress=False)
     dt = time.perf_counter() - t
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _vm_hwm_mb()
     print(json.dumps({"time_s": dt, "peak_rss_mb": peak_mb, "output_frames": rep["output_frames"]}))
+
+
+def _vm_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource  # not Linux: fall back to getrusage (may include the parent's memory at fork)
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _make_noise_wav(path: Path, minutes: float, sample_rate: int = 44100) -> float:

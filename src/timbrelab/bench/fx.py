@@ -106,7 +106,7 @@ def run(args) -> int:
     from timbrelab.dsp.reverb import Reverb, ReverbSettings
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text, save_figure
-    from timbrelab.lexicon.maps import eq_map, reverb_map
+    from timbrelab.lexicon.maps import eq_map, played_curve_db, reverb_map
 
     if not (0.05 <= args.minutes <= 60) or not (0.05 <= args.stream_minutes <= 180) or not (1 <= args.repeats <= 20):
         raise BadParameterError("--minutes 0.05…60, --stream-minutes 0.05…180, --repeats 1…20")
@@ -119,7 +119,7 @@ def run(args) -> int:
     x = (np.random.default_rng(0).standard_normal((2, int(args.minutes * 60 * sr))) * 0.1).astype(np.float32)
     dur = x.shape[1] / sr
 
-    gains = np.asarray(eq_map().get(EQ_WORD).settings)
+    gains = played_curve_db(eq_map().get(EQ_WORD).settings)  # the curve as apply plays it (±5 dB)
     ours = GraphicEQ(tuple(gains))
     ours.taps(sr)  # design once outside the timing (cached per curve and rate, as in real use)
     board = pb.Pedalboard([

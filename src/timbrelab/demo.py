@@ -57,8 +57,9 @@ def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress:
         plan = plan_effects(desc)
         effect = "reverb" if plan.reverb is not None and plan.eq is None else "eq"
         entry = {"description": desc, "plan": plan.to_dict(), "renders": []}
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-        ax_s, ax_c = axes
+        fig, axes = plt.subplots(1, 3, figsize=(16, 3.6))
+        ax_a, ax_s, ax_c = axes
+        ax_a.semilogx(f0[keep], smooth_octave_db(f0, p0, 3)[keep], color="k", lw=1.2, label="before")
         ax_s.axhline(0, color="k", lw=1, label="original")
         s0 = smooth_octave_db(f0, p0, 3)
         for a, color in zip(amounts, ["#9ecae1", "#4292c6", "#08519c", "#08306b", "#041d40"]):
@@ -66,7 +67,9 @@ def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress:
             name = f"{_slug(desc)}_{a:g}.flac"
             write_audio(out_dir / name, res.audio, sr, bit_depth="24")
             f1, p1 = average_spectrum_db(res.audio[:, : x.shape[1]], sr)
-            ax_s.semilogx(f1[keep], (smooth_octave_db(f1, p1, 3) - s0)[keep], color=color, lw=1, label=f"amount {a:g}")
+            s1 = smooth_octave_db(f1, p1, 3)
+            ax_s.semilogx(f1[keep], (s1 - s0)[keep], color=color, lw=1, label=f"amount {a:g}")
+            ax_a.semilogx(f1[keep], s1[keep], color=color, lw=0.9, label=f"after, amount {a:g}")
             if res.report["plan"]["eq"]:
                 g = np.array(res.report["plan"]["eq"]["effective_gains_db"])
                 ax_c.semilogx(BAND_CENTERS_HZ, g, "o-", ms=2.5, color=color, label=f"amount {a:g}")
@@ -79,7 +82,10 @@ def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress:
                 ax_c.plot(np.arange(len(edc)) / sr, edc, color=color, label=f"amount {a:g}")
             entry["renders"].append({"amount": a, "file": name, "gain_db": res.report["gain_db"], "notes": res.report["notes"]})
             bar.update(1)
-        ax_s.set(xlabel="frequency (Hz)", ylabel="after − before (dB)", title=f"'{desc}': change of the average spectrum (1/3 octave)", xlim=(20, sr / 2))
+        ax_a.set(xlabel="frequency (Hz)", ylabel="power (dB)", title=f"'{desc}': average spectrum before / after", xlim=(20, sr / 2))
+        ax_a.legend(fontsize=7)
+        ax_a.grid(True, which="both", alpha=0.3)
+        ax_s.set(xlabel="frequency (Hz)", ylabel="after − before (dB)", title="change of the average spectrum (1/3 octave)", xlim=(20, sr / 2))
         ax_s.legend(fontsize=7)
         ax_s.grid(True, which="both", alpha=0.3)
         if effect == "eq":

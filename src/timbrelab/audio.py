@@ -136,7 +136,7 @@ def read_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bo
 
     Returns ``(audio, sample_rate)``. Raises AudioFileError for anything that is not usable audio.
     """
-    i = info(path)
+    info(path)  # clear errors for missing, empty, corrupt or unsupported files
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
@@ -150,7 +150,6 @@ def read_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bo
     if sample_rate is not None and check_sample_rate(sample_rate) != sr:
         audio = resample(audio, sr, sample_rate)
         sr = sample_rate
-    del i
     return audio, int(sr)
 
 

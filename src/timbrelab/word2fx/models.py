@@ -1,0 +1,238 @@
+"""Regressors from a text embedding to effect settings (targets scaled to 0…1 by the caller).
+
+All share one small interface, so the cross-validation code and the shipped predictors treat them
+alike::
+
+    model = KernelRegressor(bandwidth=0.1).fit(X, Y, sample_weight=w)
+    Y_hat = model.predict(X_new)            # (n, n_outputs), clipped to 0…1
+
+``X`` is ``(n, dim)`` float embeddings (one row per contribution; repeated rows for a word with several
+contributions are fine), ``Y`` is ``(n, n_outputs)`` in 0…1.
+
+- :class:`MeanRegressor` — the (weighted) mean training target, whatever the word.
+- :class:`KNNRegressor` / :class:`KernelRegressor` — neighbours in embedding space (cosine), over
+  per-word mean targets.
+- :class:`MLPRegressor` — the Venkatesh et al. (2022) network: frozen embedding → dense
+  300-200-100-80-60 (ReLU, dropout 0.1) → sigmoid outputs, MAE loss, SGD at lr 0.1 × 0.96 every
+  10,000 updates; the epoch is chosen on a validation set the caller carves from training words.
+  Optionally it predicts coefficients of a PCA basis of the training targets instead of raw values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+def _unique_rows(X: np.ndarray, Y: np.ndarray, w: np.ndarray):
+    """Group identical embedding rows (one word's contributions): mean target, summed weight."""
+    keys, inverse = np.unique(np.round(X, 6), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    W = np.zeros(len(keys))
+    np.add.at(W, inverse, w)
+    Ym = np.zeros((len(keys), Y.shape[1]))
+    np.add.at(Ym, inverse, Y * w[:, None])
+    Ym /= np.maximum(W, 1e-12)[:, None]
+    Xm = np.zeros((len(keys), X.shape[1]))
+    np.add.at(Xm, inverse, X)
+    Xm /= np.bincount(inverse, minlength=len(keys))[:, None]
+    return Xm, Ym, W
+
+
+def _weights(n: int, sample_weight) -> np.ndarray:
+    return np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+
+
+def _unit(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, np.float64)
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+
+
+class MeanRegressor:
+    """Predicts the weighted mean training target for every input (the 'mean curve' baseline)."""
+
+    name = "mean"
+
+    def fit(self, X, Y, sample_weight=None, **_):
+        w = _weights(len(Y), sample_weight)
+        self.mean_ = np.average(np.asarray(Y, np.float64), axis=0, weights=w)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        return np.tile(self.mean_, (len(X), 1))
+
+
+class KNNRegressor:
+    """Mean target of the k most cosine-similar training words (weighted by similarity)."""
+
+    def __init__(self, k: int = 5):
+        self.k = k
+        self.name = f"knn-{k}"
+
+    def fit(self, X, Y, sample_weight=None, **_):
+        self.X_, self.Y_, self.W_ = _unique_rows(np.asarray(X, np.float64), np.asarray(Y, np.float64), _weights(len(Y), sample_weight))
+        self.X_ = _unit(self.X_)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        S = _unit(X) @ self.X_.T
+        k = min(self.k, S.shape[1])
+        idx = np.argpartition(-S, k - 1, axis=1)[:, :k]
+        s = np.take_along_axis(S, idx, axis=1)
+        w = np.maximum(s, 1e-6) * self.W_[idx]
+        return np.einsum("nk,nko->no", w, self.Y_[idx]) / w.sum(axis=1, keepdims=True)
+
+
+class KernelRegressor:
+    """Nadaraya–Watson regression over words: weights ``exp((cos − 1) / bandwidth) · support``."""
+
+    def __init__(self, bandwidth: float = 0.1):
+        self.bandwidth = bandwidth
+        self.name = f"kernel-{bandwidth:g}"
+
+    def fit(self, X, Y, sample_weight=None, **_):
+        self.X_, self.Y_, self.W_ = _unique_rows(np.asarray(X, np.float64), np.asarray(Y, np.float64), _weights(len(Y), sample_weight))
+        self.X_ = _unit(self.X_)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        S = _unit(X) @ self.X_.T
+        K = np.exp((S - S.max(axis=1, keepdims=True)) / self.bandwidth) * self.W_[None, :]
+        return (K @ self.Y_) / K.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class MLPConfig:
+    """The Venkatesh et al. (2022) network and its training, as data."""
+
+    hidden: tuple = (300, 200, 100, 80, 60)
+    dropout: float = 0.1
+    lr: float = 0.1
+    lr_decay: float = 0.96
+    lr_decay_every: int = 10_000  # updates
+    batch_size: int = 16
+    max_epochs: int = 400
+    patience: int = 60  # epochs without validation improvement before stopping
+    pca_components: int = 0  # > 0: predict this many PCA coefficients of the targets (linear head)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MLPRegressor:
+    """Frozen embedding → MLP → targets; see :class:`MLPConfig`."""
+
+    def __init__(self, config: MLPConfig | None = None, **overrides):
+        self.config = config or MLPConfig(**overrides)
+        c = self.config
+        self.name = "mlp" + (f"-pca{c.pca_components}" if c.pca_components else "")
+        self.history_: list[float] = []
+
+    def _build(self, dim_in: int, dim_out: int):
+        import torch
+        from torch import nn
+
+        c = self.config
+        torch.manual_seed(c.seed)
+        layers, d = [], dim_in
+        for h in c.hidden:
+            layers += [nn.Linear(d, h), nn.ReLU(), nn.Dropout(c.dropout)]
+            d = h
+        layers.append(nn.Linear(d, dim_out))
+        if not c.pca_components:
+            layers.append(nn.Sigmoid())
+        return nn.Sequential(*layers)
+
+    def _decode(self, out: "np.ndarray") -> np.ndarray:
+        if self.config.pca_components:
+            return np.clip(self.mean_ + out @ self.basis_, 0.0, 1.0)
+        return out
+
+    def fit(self, X, Y, sample_weight=None, X_val=None, Y_val=None, w_val=None, progress=None):
+        """Train; with ``X_val``/``Y_val`` the weights of the best validation epoch are kept."""
+        import torch
+
+        c = self.config
+        X = np.asarray(X, np.float32)
+        Y = np.asarray(Y, np.float64)
+        w = _weights(len(Y), sample_weight)
+        if c.pca_components:
+            self.mean_ = np.average(Y, axis=0, weights=w)
+            _, _, vt = np.linalg.svd((Y - self.mean_) * np.sqrt(w / w.mean())[:, None], full_matrices=False)
+            self.basis_ = vt[: c.pca_components]
+        self.net_ = net = self._build(X.shape[1], c.pca_components or Y.shape[1])
+        opt = torch.optim.SGD(net.parameters(), lr=c.lr)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=c.lr_decay_every, gamma=c.lr_decay)
+        g = torch.Generator().manual_seed(c.seed)
+        Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y.astype(np.float32))
+        wt = torch.from_numpy((w / w.mean()).astype(np.float32))
+        if c.pca_components:
+            basis_t = torch.from_numpy(self.basis_.astype(np.float32))
+            mean_t = torch.from_numpy(self.mean_.astype(np.float32))
+        best, best_state, since = np.inf, None, 0
+        self.history_ = []
+        for epoch in range(c.max_epochs):
+            net.train()
+            perm = torch.randperm(len(Xt), generator=g)
+            for i in range(0, len(perm), c.batch_size):
+                b = perm[i : i + c.batch_size]
+                out = net(Xt[b])
+                if c.pca_components:
+                    out = out @ basis_t + mean_t
+                loss = ((out - Yt[b]).abs().mean(dim=1) * wt[b]).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+            if X_val is not None:
+                err = float(np.average(np.abs(self.predict(X_val) - Y_val).mean(axis=1), weights=_weights(len(Y_val), w_val)))
+                self.history_.append(err)
+                if err < best - 1e-6:
+                    best, since, self.best_epoch_ = err, 0, epoch + 1
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                else:
+                    since += 1
+                    if since >= c.patience:
+                        break
+            if progress is not None:
+                progress(epoch)
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        else:
+            self.best_epoch_ = c.max_epochs
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        import torch
+
+        self.net_.eval()
+        with torch.no_grad():
+            out = self.net_(torch.from_numpy(np.asarray(X, np.float32))).numpy().astype(np.float64)
+        return self._decode(out)
+
+    # --- persistence (safetensors tensors + a JSON-able header) ---
+    def state(self) -> tuple[dict, dict]:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()}
+        meta = {"config": self.config.to_dict(), "dim_in": int(self.net_[0].in_features)}
+        if self.config.pca_components:
+            import torch
+
+            tensors["pca_mean"] = torch.from_numpy(self.mean_.astype(np.float32))
+            tensors["pca_basis"] = torch.from_numpy(self.basis_.astype(np.float32))
+        return tensors, meta
+
+    @classmethod
+    def from_state(cls, tensors: dict, meta: dict) -> "MLPRegressor":
+        cfg = dict(meta["config"])
+        cfg["hidden"] = tuple(cfg["hidden"])
+        self = cls(MLPConfig(**cfg))
+        tensors = dict(tensors)
+        if self.config.pca_components:
+            self.mean_ = tensors.pop("pca_mean").numpy().astype(np.float64)
+            self.basis_ = tensors.pop("pca_basis").numpy().astype(np.float64)
+        out_dim = tensors[max((k for k in tensors if k.endswith(".weight")), key=lambda k: int(k.split(".")[0]))].shape[0]
+        self.net_ = self._build(int(meta["dim_in"]), out_dim)
+        self.net_.load_state_dict(tensors)
+        return self

@@ -84,6 +84,10 @@ class EffectPlan:
             if r.source == "map":
                 u = r.used[0]
                 how = f"crowd map word '{u['word']}' ({u['num']} contributions, agreement {u['agreement']:.2f})"
+            elif r.source == "model":
+                m = r.used[0]
+                near = ", ".join(f"'{u['word']}' {u['similarity']:.2f}" for u in r.used[1:])
+                how = f"the {m['model']} model ({m['method']}; nearest crowd words {near})"
             else:
                 how = f"{r.source}: " + ", ".join(
                     f"'{u['word']}' (similarity {u['similarity']:.2f}, weight {u['weight']:.2f})" if "similarity" in u else f"'{u['word']}'"
@@ -120,7 +124,8 @@ def plan_effects(
             items += [(p, effect) for p in parse_description(w)]
     if not items:
         raise BadParameterError("nothing to apply: give a description such as \"warm, small room\" (or --eq/--reverb WORD)")
-    resolutions = [resolve(p, force_effect=eff) for p, eff in items]
+    fallback = _fallback()
+    resolutions = [resolve(p, force_effect=eff, fallback=fallback) for p, eff in items]
     plan = EffectPlan(description=description or "", resolutions=resolutions)
 
     eq_res = [r for r in resolutions if r.effect == EQ]
@@ -142,6 +147,18 @@ def plan_effects(
         if len(rv_res) > 1:
             plan.notes.append(f"{len(rv_res)} reverb descriptors blended into one reverb (log-average of decay time, delay and cutoff)")
     return plan
+
+
+def _fallback():
+    """For words in no crowd map: a strategy set with ``set_fallback``, else the trained models."""
+    from timbrelab.lexicon.resolve import custom_fallback
+
+    fb = custom_fallback()
+    if fb is None:
+        from timbrelab.word2fx.fallback import model_fallback
+
+        fb = model_fallback()
+    return fb
 
 
 @dataclass

@@ -5,15 +5,20 @@ Which effect a descriptor drives (the README states the same rule):
 1. ``force_effect`` (the CLI's ``--eq WORD`` / ``--reverb WORD``) decides.
 2. A negated descriptor ("less muddy") drives the EQ, inverted. Reverb can be added, not removed,
    so a negated word only the reverb map knows ("less boomy") uses the EQ fallback, inverted.
-3. A word in one map drives that effect.
+3. A word in one map drives that effect. An English crowd EQ curve resting on fewer than
+   ``MIN_CROWD_NUM`` (3) contributions (186 of the 294 English EQ words have only 2) is too thin to
+   play alone: such a word is treated as unmapped for the EQ and goes to the fallback — in
+   ``timbrelab.apply`` the trained word → EQ model, which learned from those contributions too and
+   shrinks them towards related words. Spanish words always use their map (the model is English).
 4. A word in both maps drives the effect whose map supports it better: the higher percentile of
    ``agreement · log2(1 + num)`` within its own map; ties go to the EQ ("warm" → EQ, "big" → reverb).
-5. A word in neither map goes to the fallback: by default the nearest mapped words by MiniLM
-   text-embedding similarity (the top 3 of the nearest word's map, weighted by similarity); if the
-   best similarity is below ``MIN_SIMILARITY`` the word is refused as unknown.
+5. A word in neither map goes to the fallback. ``timbrelab.apply`` uses the trained word → EQ /
+   word → reverb models (``timbrelab.word2fx.fallback``); the effect is the one whose nearest mapped
+   English word is more similar by MiniLM, and if that best similarity is below ``MIN_SIMILARITY``
+   the word is refused as unknown. :class:`NearestWordFallback` (a blend of the nearest mapped words)
+   is the lexicon's own stand-in, used when nothing else is installed.
 
-The fallback is a replaceable strategy (``set_fallback``) so that trained word→effect models can
-take over without touching the rest.
+The fallback is a replaceable strategy (``set_fallback``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from timbrelab.lexicon.parse import Phrase
 
 MIN_SIMILARITY = 0.5
 NEIGHBOURS = 3
+MIN_CROWD_NUM = 3  # English EQ map entries with fewer contributions go to the fallback (rule 3)
 
 
 @dataclass
@@ -139,6 +145,11 @@ def set_fallback(fallback: Fallback | None) -> None:
     _fallback = fallback
 
 
+def custom_fallback() -> Fallback | None:
+    """The fallback set with ``set_fallback``, or None."""
+    return _fallback
+
+
 def get_fallback() -> Fallback:
     global _fallback
     if _fallback is None:
@@ -149,6 +160,8 @@ def get_fallback() -> Fallback:
 def resolve(phrase: Phrase, force_effect: str | None = None, fallback: Callable | None = None) -> Resolution:
     """Settings for one descriptor, by the rules in the module docstring."""
     e_eq = eq_map().lookup(phrase.text)
+    if e_eq is not None and e_eq.lang == "English" and e_eq.num < MIN_CROWD_NUM:
+        e_eq = None  # too thin a crowd curve (rule 3): the fallback decides
     e_rv = reverb_map().lookup(phrase.text)
     fb = fallback or get_fallback()
     if force_effect is not None:

@@ -12,6 +12,7 @@ contributions are fine), ``Y`` is ``(n, n_outputs)`` in 0…1.
 - :class:`MeanRegressor` — the (weighted) mean training target, whatever the word.
 - :class:`KNNRegressor` / :class:`KernelRegressor` — neighbours in embedding space (cosine), over
   per-word mean targets.
+- :class:`RidgeRegressor` — a linear map with an L2 penalty, shrinking towards the mean target.
 - :class:`MLPRegressor` — the Venkatesh et al. (2022) network: frozen embedding → dense
   300-200-100-80-60 (ReLU, dropout 0.1) → sigmoid outputs, MAE loss, SGD at lr 0.1 × 0.96 every
   10,000 updates; the epoch is chosen on a validation set the caller carves from training words.
@@ -100,6 +101,82 @@ class KernelRegressor:
         S = _unit(X) @ self.X_.T
         K = np.exp((S - S.max(axis=1, keepdims=True)) / self.bandwidth) * self.W_[None, :]
         return (K @ self.Y_) / K.sum(axis=1, keepdims=True)
+
+
+class PolarityKernelRegressor(KernelRegressor):
+    """Kernel regression that knows antonyms: a neighbour that is an *opposite* of the query word
+    contributes its curve mirrored about the mean (``mean − (curve − mean)``) instead of its curve.
+
+    ``opposite(a, b) -> bool`` decides (timbrelab uses WordNet). With ``relation(a, b) -> −1/0/+1``
+    (WordNet opposites / synonyms) a related training word also counts as maximally similar. Needs the words themselves, so
+    ``fit``/``predict`` take ``words=`` beside the embeddings.
+    """
+
+    uses_words = True
+
+    def __init__(self, bandwidth: float = 0.1, opposite=None, relation=None):
+        super().__init__(bandwidth)
+        self.opposite = opposite
+        self.relation = relation
+        self.name = f"polarity-kernel-{bandwidth:g}"
+
+    def fit(self, X, Y, sample_weight=None, words=None, **_):
+        X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+        w = _weights(len(Y), sample_weight)
+        self.mean_ = np.average(Y, axis=0, weights=w)
+        uniq = sorted(set(words))
+        idx = {u: i for i, u in enumerate(uniq)}
+        inv = np.array([idx[u] for u in words])
+        self.words_ = uniq
+        self.W_ = np.bincount(inv, weights=w, minlength=len(uniq))
+        self.Y_ = np.zeros((len(uniq), Y.shape[1]))
+        np.add.at(self.Y_, inv, Y * w[:, None])
+        self.Y_ /= np.maximum(self.W_, 1e-12)[:, None]
+        self.X_ = np.zeros((len(uniq), X.shape[1]))
+        np.add.at(self.X_, inv, X)
+        self.X_ = _unit(self.X_ / np.bincount(inv, minlength=len(uniq))[:, None])
+        return self
+
+    def predict(self, X, words=None) -> np.ndarray:
+        S = _unit(X) @ self.X_.T
+        sign = np.ones_like(S)
+        if self.relation is not None and words is not None:
+            for r, q in enumerate(words):
+                for c, n in enumerate(self.words_):
+                    rel = self.relation(q, n)
+                    if rel:
+                        S[r, c], sign[r, c] = 1.0, float(rel)
+        K = np.exp((S - S.max(axis=1, keepdims=True)) / self.bandwidth) * self.W_[None, :]
+        if self.opposite is not None and words is not None:
+            for r, q in enumerate(words):
+                for c in np.flatnonzero(K[r] > 1e-4 * K[r].max()):
+                    if self.opposite(q, self.words_[c]):
+                        sign[r, c] = -1.0
+        dev = ((K * sign) @ (self.Y_ - self.mean_)) / K.sum(axis=1, keepdims=True)
+        return np.clip(self.mean_ + dev, 0.0, 1.0)
+
+
+class RidgeRegressor:
+    """Linear map from embedding to targets with an L2 penalty ``alpha`` (shrinks towards the mean curve)."""
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = alpha
+        self.name = f"ridge-{alpha:g}"
+
+    def fit(self, X, Y, sample_weight=None, **_):
+        X = np.asarray(X, np.float64)
+        Y = np.asarray(Y, np.float64)
+        w = _weights(len(Y), sample_weight)
+        w = w / w.mean()
+        self.x_mean_ = np.average(X, axis=0, weights=w)
+        self.y_mean_ = np.average(Y, axis=0, weights=w)
+        Xc, Yc = X - self.x_mean_, Y - self.y_mean_
+        A = Xc.T @ (Xc * w[:, None]) + self.alpha * np.eye(X.shape[1])
+        self.coef_ = np.linalg.solve(A, Xc.T @ (Yc * w[:, None]))
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        return np.clip(self.y_mean_ + (np.asarray(X, np.float64) - self.x_mean_) @ self.coef_, 0.0, 1.0)
 
 
 @dataclass

@@ -1,0 +1,178 @@
+"""`timbrelab bench word2eq`: word → EQ on the Venkatesh et al. (2022) folds, the paper's figures beside ours.
+
+Runs every method of ``timbrelab.word2fx.eq.methods()`` on the four folds (protocol in that module),
+plus the human reference, and writes JSON (per method: ``mae_db_mean``, ``mae_db_sd``, ``pcm_mean``,
+per-fold values, validation MAE), a markdown table and two PNGs: MAE per method, and human vs
+predicted curves for held-out test words (like the paper's Figs 3–5). The "selected" method is the
+one with the lowest *validation* MAE (inner split of the training words) — never the test MAE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_OUT = "reports/word2eq"
+GOAL_MAE_DB, MOONSHOT_MAE_DB, GOAL_PCM = 0.70, 0.65, 7.0
+PAPER_MAE = {  # Venkatesh et al. 2022, mean ± sd over the same four folds
+    "Tok2Vec": (0.760, 0.055), "GloVe-840B": (0.770, 0.032), "Dict2Vec": (0.792, 0.058),
+    "GloVe-6B": (0.798, 0.046), "no embedding": (0.836, 0.016),
+}
+PAPER_PCM = {"human": 2.9, "GloVe": 9.3, "Tok2Vec": 10.5, "no embedding": 35.4}
+PLOT_WORDS = ("crisp", "muddy", "warm", "bright", "sharp", "dark", "tinny", "metallic", "mellow")
+QUICK_METHODS = ("mean", "minilm-kernel", "minilm-polarity-kernel")
+PROTOCOL_DIFFERENCES = [
+    "GloVe is the 6B 50-d release (the paper's GloVe-6B row used 300-d); Tok2Vec, GloVe-840B and Dict2Vec are not installable offline here; all-MiniLM-L6-v2 is ours.",
+    "MLP: the paper's layers, dropout, MAE loss, SGD lr 0.1 × 0.96 per 10,000 updates; batch size 16 (not stated in the paper); the epoch with the lowest validation MAE is kept (validation = 15 % of training words, seed = fold).",
+    "PCM: curves drawn as (band index, gain dB clipped to ±4); the paper does not state its axes, so only the ordering of PCM values compares with its figures.",
+    "One training seed per fold; no method or hyper-parameter was chosen on test folds.",
+]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("word2eq", help="word → EQ models on the Venkatesh et al. folds (MAE, PCM, paper figures beside ours)")
+    p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_word2eq.json)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the markdown table and PNGs (default {DEFAULT_OUT})")
+    p.add_argument("--methods", nargs="+", metavar="NAME", help="only these methods (default: all; see --list)")
+    p.add_argument("--quick", action="store_true", help=f"a fast subset: {', '.join(QUICK_METHODS)}")
+    p.add_argument("--list", action="store_true", help="list the methods and exit")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from timbrelab.errors import BadParameterError
+    from timbrelab.io_utils import atomic_write_text
+    from timbrelab.word2fx import eq as W
+
+    all_methods = W.methods()
+    if args.list:
+        for m in all_methods.values():
+            print(f"{m.name:32s} {m.note}")
+        return 0
+    names = list(args.methods or (QUICK_METHODS if args.quick else all_methods))
+    unknown = [n for n in names if n not in all_methods]
+    if unknown:
+        raise BadParameterError(f"unknown method(s) {', '.join(unknown)}; see `timbrelab bench word2eq --list`")
+    for n in list(names):  # ensembles need their members
+        names = [x for x in all_methods[n].ensemble if x not in names] + names
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = Path(args.json) if args.json else out_dir / "bench_word2eq.json"
+
+    t0 = time.perf_counter()
+    cache: dict = {}
+    results = []
+    bar = tqdm(total=4 * len(names), desc="bench word2eq", unit="fold")
+    for n in names:
+        bar.set_postfix_str(n)
+        results.append(W.run_method(all_methods[n], cache=cache, progress=bar.update))
+    bar.close()
+    human = W.human_reference_folds()
+    candidates = [r for r in results if r["method"] != "mean"] or results
+    selected = min(candidates, key=lambda r: r["val_mae_db_mean"])
+    best_test = min(results, key=lambda r: r["mae_db_mean"])
+    result = {
+        "benchmark": "word2eq",
+        "command": "timbrelab bench word2eq" + ("" if sys.argv[1:3] != ["bench", "word2eq"] else " " + " ".join(sys.argv[3:])).rstrip(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "protocol": W.__doc__.split("Metrics")[0].strip(),
+        "protocol_differences": PROTOCOL_DIFFERENCES,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "human": human,
+        "methods": {r["method"]: r for r in results},
+        "selected_by_validation": selected["method"],
+        "best_on_test_for_information_only": best_test["method"],
+        "paper": {"mae_db": PAPER_MAE, "pcm": PAPER_PCM},
+        "goals": {"mae_db": f"<= {GOAL_MAE_DB} (moonshot {MOONSHOT_MAE_DB})", "pcm": f"<= {GOAL_PCM}"},
+        "goals_met_by_selected": {"mae_db": selected["mae_db_mean"] <= GOAL_MAE_DB, "pcm": selected["pcm_mean"] <= GOAL_PCM},
+    }
+    md = markdown_table(result)
+    _plots(result, cache, out_dir)
+    atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
+    atomic_write_text(out_dir / "bench_word2eq.md", md)
+    print(md)
+    print(f"wrote {json_path}, {out_dir / 'bench_word2eq.md'}, {out_dir / 'bench_word2eq.png'}, {out_dir / 'bench_word2eq_curves.png'}")
+    return 0
+
+
+def markdown_table(r: dict) -> str:
+    h = r["human"]
+    lines = [
+        "| method | input | MAE dB (mean ± sd, 4 folds) | PCM | validation MAE dB | paper (MAE dB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    paper_of = {"mean": "mean curve 0.844 ± 0.014 (data README)", "onehot-mlp": "no embedding 0.836 ± 0.016", "glove-mlp": "GloVe-6B 0.798 ± 0.046"}
+    for name, m in sorted(r["methods"].items(), key=lambda kv: kv[1]["val_mae_db_mean"] if kv[0] != "mean" else -1):
+        mark = " **(selected)**" if name == r["selected_by_validation"] else ""
+        lines.append(
+            f"| {name}{mark} | {m['note']} | {m['mae_db_mean']:.3f} ± {m['mae_db_sd']:.3f} | {m['pcm_mean']:.2f} ± {m['pcm_sd']:.2f} "
+            f"| {m['val_mae_db_mean']:.3f} | {paper_of.get(name, '')} |"
+        )
+    lines.append(f"| human reference | one contribution vs the mean of the others | {h['mae_db_mean']:.3f} ± {h['mae_db_sd']:.3f} | {h['pcm_mean']:.2f} ± {h['pcm_sd']:.2f} | | human PCM 2.9 |")
+    lines += ["", "Paper (Venkatesh et al. 2022), MAE dB: " + ", ".join(f"{k} {v[0]:.3f} ± {v[1]:.3f}" for k, v in r["paper"]["mae_db"].items())
+              + "; PCM: " + ", ".join(f"{k} {v}" for k, v in r["paper"]["pcm"].items()) + "."]
+    s = r["methods"][r["selected_by_validation"]]
+    met = r["goals_met_by_selected"]
+    lines += ["", f"Selected by validation MAE: **{r['selected_by_validation']}** — test MAE {s['mae_db_mean']:.3f} dB "
+              f"(goal ≤ {GOAL_MAE_DB}: {'met' if met['mae_db'] else 'not met'}), PCM {s['pcm_mean']:.2f} (goal ≤ {GOAL_PCM}: {'met' if met['pcm'] else 'not met'})."]
+    lines += ["", "Protocol differences: " + " ".join(r["protocol_differences"]), f"Run time: {r['seconds']:.0f} s on {r['machine']['cpus']} CPUs."]
+    return "\n".join(lines) + "\n"
+
+
+def _plots(r: dict, cache: dict, out_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from timbrelab.dsp.eq import BAND_CENTERS_HZ
+    from timbrelab.io_utils import save_figure
+    from timbrelab.word2fx import data as D
+
+    ms = sorted(r["methods"].values(), key=lambda m: m["mae_db_mean"], reverse=True)
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(ms) + 1.6))
+    colors = ["#a50f15" if m["method"] == r["selected_by_validation"] else "#6baed6" for m in ms]
+    ax.barh([m["method"] for m in ms], [m["mae_db_mean"] for m in ms], xerr=[m["mae_db_sd"] for m in ms], color=colors)
+    ax.axvline(r["human"]["mae_db_mean"], color="k", ls="--", lw=1, label=f"human reference {r['human']['mae_db_mean']:.3f}")
+    ax.axvline(PAPER_MAE["Tok2Vec"][0], color="#31a354", ls=":", lw=1.5, label="paper best (Tok2Vec) 0.760")
+    ax.axvline(GOAL_MAE_DB, color="#e6550d", ls="-.", lw=1, label=f"goal {GOAL_MAE_DB}")
+    lo = min(GOAL_MAE_DB, min(m["mae_db_mean"] for m in ms)) - 0.05
+    ax.set(xlim=(lo, max(m["mae_db_mean"] + m["mae_db_sd"] for m in ms) + 0.02), xlabel="MAE (dB), mean ± sd over 4 folds; red = selected by validation",
+           title="word → EQ on held-out words (Venkatesh et al. folds)")
+    ax.legend(fontsize=7, loc="lower right")
+    save_figure(fig, out_dir / "bench_word2eq.png", dpi=110, bbox_inches="tight")
+
+    # human vs predicted curves for held-out words (each from the fold where it is a test word)
+    folds = D.venkatesh_folds()
+    shown = [m for m in (r["selected_by_validation"], "glove-mlp", "mean") if m in r["methods"]]
+    words = [w for w in PLOT_WORDS if any(w in v for v in folds.values())]
+    fig, axes = plt.subplots(3, 3, figsize=(11, 8), sharex=True, sharey=True)
+    for ax, w in zip(axes.ravel(), words):
+        f = next(k for k, v in folds.items() if w in v)
+        split = D.fold_split(f)
+        rows = split.test.words == w
+        ax.axhline(0, color="#999", lw=0.6)
+        if rows.any():
+            for g in split.test.gains_db[rows]:
+                ax.semilogx(BAND_CENTERS_HZ, np.clip(g, -4, 4), color="#bbb", lw=0.6)
+            ax.semilogx(BAND_CENTERS_HZ, D.targets_to_db(D.eq_targets(split.test.gains_db[rows]).mean(0)), "k", lw=2, label=f"human mean (n={rows.sum()})")
+            for name, c in zip(shown, ("#a50f15", "#3182bd", "#31a354")):
+                pred = cache[(name, f)][np.flatnonzero(rows)[0]]
+                ax.semilogx(BAND_CENTERS_HZ, D.targets_to_db(pred), color=c, lw=1.4, label=name)
+        ax.set_title(f"'{w}' (fold {f})", fontsize=9)
+        ax.grid(True, which="both", alpha=0.25)
+    for ax in axes[-1]:
+        ax.set_xlabel("Hz")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("gain (dB, clipped ±4)")
+    axes[0, 0].legend(fontsize=6)
+    fig.suptitle("held-out test words: human contributions (grey), their mean (black) and predictions", fontsize=10)
+    save_figure(fig, out_dir / "bench_word2eq_curves.png", dpi=100, bbox_inches="tight")

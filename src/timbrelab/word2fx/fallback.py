@@ -1,0 +1,56 @@
+"""Words in no crowd map → the trained word → EQ / word → reverb models (replaces the nearest-word fallback).
+
+Which effect an unmapped word drives, and whether it is refused, follow the lexicon's rule (the
+effect whose nearest mapped English word is more similar by MiniLM; refused below similarity 0.5,
+so "qwerty" stays an error). The settings then come from the shipped model for that effect, and the
+resolution says so (``source = "model"``), naming the model and, for reference, the nearest crowd words.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from timbrelab.lexicon.maps import EQ
+from timbrelab.lexicon.parse import Phrase
+from timbrelab.lexicon.resolve import NearestWordFallback, Resolution
+
+
+@lru_cache(maxsize=None)
+def eq_model():
+    from timbrelab.word2fx.eq import EQWordModel
+
+    return EQWordModel.load()
+
+
+@lru_cache(maxsize=None)
+def reverb_model():
+    from timbrelab.word2fx.reverb import ReverbWordModel
+
+    return ReverbWordModel.load()
+
+
+class ModelFallback:
+    """A :class:`timbrelab.lexicon.resolve.Fallback` backed by the shipped models."""
+
+    def __init__(self):
+        self.nearest = NearestWordFallback()
+
+    def __call__(self, phrase: Phrase, effect: str | None) -> Resolution:
+        near = self.nearest(phrase, effect)  # chooses the effect; refuses words unlike any mapped word
+        if near.effect == EQ:
+            model = eq_model()
+            settings = tuple(float(x) for x in model.predict([phrase.text])[0])
+        else:
+            model = reverb_model()
+            settings = tuple(float(x) for x in model.predict([phrase.text])[0])
+        return Resolution(
+            phrase=phrase, effect=near.effect, source="model", settings=settings,
+            used=[{"model": f"word2{near.effect}", "method": model.name}] + [{**u, "role": "nearest crowd word (for reference)"} for u in near.used],
+            support=near.support,
+            note="not in the crowd maps: predicted by a trained model",
+        )
+
+
+@lru_cache(maxsize=None)
+def model_fallback() -> ModelFallback:
+    return ModelFallback()

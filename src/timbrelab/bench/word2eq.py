@@ -29,7 +29,7 @@ PLOT_WORDS = ("crisp", "muddy", "warm", "bright", "sharp", "dark", "tinny", "met
 QUICK_METHODS = ("mean", "minilm-kernel", "minilm-polarity-kernel")
 PROTOCOL_DIFFERENCES = [
     "GloVe is the 6B 50-d release (the paper's GloVe-6B row used 300-d); Tok2Vec, GloVe-840B and Dict2Vec are not installable offline here; all-MiniLM-L6-v2 is ours.",
-    "MLP: the paper's layers, dropout, MAE loss, SGD lr 0.1 × 0.96 per 10,000 updates; batch size 16 (not stated in the paper); the epoch with the lowest validation MAE is kept (validation = 15 % of training words, seed = fold).",
+    "MLP: the paper's layers, dropout, MAE loss, SGD lr 0.1 × 0.96 per 10,000 updates; batch size 16 (not stated in the paper); up to 1,000 epochs, the epoch with the lowest validation MAE kept (validation = 15 % of training words, seed = fold; patience 250 epochs — with MAE loss, sigmoid outputs and SGD the net predicts one constant curve for its first few hundred epochs).",
     "PCM: curves drawn as (band index, gain dB clipped to ±4); the paper does not state its axes, so only the ordering of PCM values compares with its figures.",
     "One training seed per fold; no method or hyper-parameter was chosen on test folds.",
 ]
@@ -61,8 +61,9 @@ def run(args) -> int:
     unknown = [n for n in names if n not in all_methods]
     if unknown:
         raise BadParameterError(f"unknown method(s) {', '.join(unknown)}; see `timbrelab bench word2eq --list`")
-    for n in list(names):  # ensembles need their members
-        names = [x for x in all_methods[n].ensemble if x not in names] + names
+    for n in list(names):  # ensembles need their members, run first
+        names += [x for x in all_methods[n].ensemble if x not in names]
+    names.sort(key=lambda n: bool(all_methods[n].ensemble))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = Path(args.json) if args.json else out_dir / "bench_word2eq.json"
@@ -76,7 +77,8 @@ def run(args) -> int:
         results.append(W.run_method(all_methods[n], cache=cache, progress=bar.update))
     bar.close()
     human = W.human_reference_folds()
-    candidates = [r for r in results if r["method"] != "mean"] or results
+    # ensembles have no validation predictions of their own: reported, never selected
+    candidates = [r for r in results if r["method"] != "mean" and np.isfinite(r["val_mae_db_mean"])] or results
     selected = min(candidates, key=lambda r: r["val_mae_db_mean"])
     best_test = min(results, key=lambda r: r["mae_db_mean"])
     result = {
@@ -110,11 +112,15 @@ def markdown_table(r: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     paper_of = {"mean": "mean curve 0.844 ± 0.014 (data README)", "onehot-mlp": "no embedding 0.836 ± 0.016", "glove-mlp": "GloVe-6B 0.798 ± 0.046"}
-    for name, m in sorted(r["methods"].items(), key=lambda kv: kv[1]["val_mae_db_mean"] if kv[0] != "mean" else -1):
+    def order(kv):
+        v = kv[1]["val_mae_db_mean"]
+        return -1 if kv[0] == "mean" else (v if np.isfinite(v) else 9)
+
+    for name, m in sorted(r["methods"].items(), key=order):
         mark = " **(selected)**" if name == r["selected_by_validation"] else ""
         lines.append(
             f"| {name}{mark} | {m['note']} | {m['mae_db_mean']:.3f} ± {m['mae_db_sd']:.3f} | {m['pcm_mean']:.2f} ± {m['pcm_sd']:.2f} "
-            f"| {m['val_mae_db_mean']:.3f} | {paper_of.get(name, '')} |"
+            f"| {m['val_mae_db_mean']:.3f} | {paper_of.get(name, '')} |".replace("| nan |", "| (ensemble: not selectable) |")
         )
     lines.append(f"| human reference | one contribution vs the mean of the others | {h['mae_db_mean']:.3f} ± {h['mae_db_sd']:.3f} | {h['pcm_mean']:.2f} ± {h['pcm_sd']:.2f} | | human PCM 2.9 |")
     lines += ["", "Paper (Venkatesh et al. 2022), MAE dB: " + ", ".join(f"{k} {v[0]:.3f} ± {v[1]:.3f}" for k, v in r["paper"]["mae_db"].items())

@@ -25,6 +25,7 @@ def register(sub) -> None:
 
 def run_words(args) -> int:
     from timbrelab.lexicon.maps import eq_map, reverb_map
+    from timbrelab.lexicon.resolve import MIN_CROWD_NUM
 
     lang = None if args.lang.lower() == "all" else args.lang
     rows = []
@@ -34,7 +35,9 @@ def run_words(args) -> int:
                 continue
             if args.search and args.search.lower() not in e.word.lower():
                 continue
-            rows.append({"word": e.word, "effect": e.effect, "lang": e.lang, "num": e.num, "agreement": round(e.agreement, 3), "support_percentile": round(e.support_pct, 3)})
+            thin = e.effect == "eq" and e.lang == "English" and e.num < MIN_CROWD_NUM
+            rows.append({"word": e.word, "effect": e.effect, "lang": e.lang, "num": e.num, "agreement": round(e.agreement, 3),
+                         "support_percentile": round(e.support_pct, 3), "played_from": "model" if thin else "map"})
     rows.sort(key=lambda r: (r["word"], r["effect"]))
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
@@ -43,10 +46,10 @@ def run_words(args) -> int:
     if not rows:
         print("no words match" + (f" '{args.search}'" if args.search else ""))
         return 1
-    print(f"{'word':24} {'effect':7} {'lang':8} {'ratings':>7} {'agreement':>9} {'support %':>9}")
+    print(f"{'word':24} {'effect':7} {'lang':8} {'ratings':>7} {'agreement':>9} {'support %':>9}  played from")
     for r in rows:
-        print(f"{r['word']:24} {r['effect']:7} {r['lang']:8} {r['num']:7d} {r['agreement']:9.2f} {100 * r['support_percentile']:8.0f}%")
-    print(f"{len(rows)} words")
+        print(f"{r['word']:24} {r['effect']:7} {r['lang']:8} {r['num']:7d} {r['agreement']:9.2f} {100 * r['support_percentile']:8.0f}%  {r['played_from']}")
+    print(f"{len(rows)} words; 'model': a crowd EQ curve from fewer than {MIN_CROWD_NUM} ratings is played from the word2eq model")
     return 0
 
 
@@ -72,19 +75,13 @@ def ascii_curve(gains_db, height: int = 11) -> str:
 def run_curve(args) -> int:
     import numpy as np
 
-    from timbrelab.dsp.eq import BAND_CENTERS_HZ, GraphicEQ
-    from timbrelab.lexicon.maps import eq_map, played_curve_db
-    from timbrelab.lexicon.parse import parse_phrase
-    from timbrelab.lexicon.resolve import resolve
+    from timbrelab.dsp.eq import BAND_CENTERS_HZ
+    from timbrelab.fx import plan_effects
 
-    phrase = parse_phrase(args.word)
-    if phrase is None:
-        raise UnknownWordError(f"'{args.word}' holds no descriptive word")
-    entry = eq_map().lookup(phrase.text)
-    res = resolve(phrase, force_effect="eq")
-    eq = GraphicEQ(tuple(phrase.factor * played_curve_db(res.settings)), args.amount)
-    src = f"crowd map word '{entry.word}' ({entry.num} contributions)" if entry else res.source + ": " + ", ".join(u["word"] for u in res.used)
-    print(f"EQ curve for '{args.word}' from {src}, amount {args.amount:g}")
+    plan = plan_effects(eq_words=[args.word], eq_amount=args.amount)  # resolved exactly as `apply --eq WORD`
+    eq = plan.eq
+    print(f"EQ curve for '{args.word}', amount {args.amount:g}:")
+    print("\n".join(plan.summary().splitlines()[: len(plan.resolutions)]))
     print(ascii_curve(eq.effective_gains_db))
     if args.png:
         import matplotlib

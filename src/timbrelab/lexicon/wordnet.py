@@ -36,7 +36,7 @@ def available() -> bool:
 class _Synsets:
     """Synsets of one part of speech: offset → (words, antonym offsets, similar-to offsets)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, index_path: Path | None = None):
         self.words: dict[int, list[str]] = {}
         self.antonyms: dict[int, set[int]] = {}
         self.similar: dict[int, set[int]] = {}
@@ -60,33 +60,43 @@ class _Synsets:
                 self.words[off], self.antonyms[off], self.similar[off] = words, ants, sims
                 for w in words:
                     self.index.setdefault(w, []).append(off)
+        if index_path is not None and index_path.exists():  # senses in order of frequency (wndb(5WN))
+            with open(index_path, encoding="latin-1") as f:
+                for line in f:
+                    if line.startswith("  "):
+                        continue
+                    fields = line.split()
+                    n_synsets, n_ptr = int(fields[2]), int(fields[3])
+                    self.index[fields[0]] = [int(x) for x in fields[6 + n_ptr : 6 + n_ptr + n_synsets]]
 
     def cluster(self, off: int) -> set[int]:
-        """A head synset and its satellites (similar-to, both directions are stored in the files)."""
-        return {off} | self.similar.get(off, set())
+        """A synset with its head (if a satellite) and all of that head's satellites."""
+        heads = {off} | self.similar.get(off, set())
+        return set().union(*({h} | self.similar.get(h, set()) for h in heads))
 
-    def kin(self, word: str) -> set[str]:
-        """Words sharing a sense with ``word``, or in the same head/satellite cluster."""
-        out: set[str] = set()
-        for off in self.index.get(word, []):
-            for s in self.cluster(off):
-                out.update(self.words.get(s, []))
-        return out - {word}
+    def senses(self, word: str, max_senses: int | None = None) -> list[int]:
+        return self.index.get(word, [])[:max_senses]
 
-    def opposites(self, word: str) -> set[str]:
-        out: set[str] = set()
-        for off in self.index.get(word, []):
-            heads = {off} | self.similar.get(off, set())  # a satellite points to its head
-            for h in heads:
+    def opposite_synsets(self, word: str, max_senses: int | None = None) -> set[int]:
+        """Synsets in the antonym clusters of the word's first ``max_senses`` senses."""
+        out: set[int] = set()
+        for off in self.senses(word, max_senses):
+            for h in {off} | self.similar.get(off, set()):
                 for a in self.antonyms.get(h, set()):
-                    for s in self.cluster(a):
-                        out.update(self.words.get(s, []))
-        return out - {word}
+                    out |= self.cluster(a)
+        return out
+
+    def kin_synsets(self, word: str, max_senses: int | None = None) -> set[int]:
+        return set().union(*(self.cluster(off) for off in self.senses(word, max_senses))) if self.senses(word, max_senses) else set()
 
 
 @lru_cache(maxsize=None)
 def _pos(name: str) -> _Synsets:
-    return _Synsets(wordnet_dir() / f"data.{name}")
+    return _Synsets(wordnet_dir() / f"data.{name}", wordnet_dir() / f"index.{name}")
+
+
+def _key(word: str) -> str:
+    return word.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def _key(word: str) -> str:
@@ -94,29 +104,35 @@ def _key(word: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def opposites(word: str) -> frozenset[str]:
-    """Words WordNet marks as opposite in meaning to ``word`` (adjective and noun senses), lower-case, '_' for spaces."""
+def _sets(word: str, max_senses: int | None) -> dict[str, tuple[frozenset, frozenset, frozenset]]:
+    """Per part of speech: (the word's senses, their antonym-cluster synsets, their kin synsets)."""
     w = _key(word)
-    return frozenset(_pos("adj").opposites(w) | _pos("noun").opposites(w))
+    return {
+        pos: (frozenset(_pos(pos).senses(w, max_senses)), frozenset(_pos(pos).opposite_synsets(w, max_senses)), frozenset(_pos(pos).kin_synsets(w, max_senses)))
+        for pos in ("adj", "noun")
+    }
 
 
-@lru_cache(maxsize=None)
-def kin(word: str) -> frozenset[str]:
-    """Synonyms of ``word``: words sharing an adjective sense or its similar-to cluster, or a noun sense."""
-    w = _key(word)
-    return frozenset(_pos("adj").kin(w) | _pos("noun").kin(w))
+def opposites(word: str, max_senses: int | None = None) -> set[str]:
+    """Words one of whose senses lies in an antonym cluster of one of ``word``'s first ``max_senses``
+    senses (most frequent first; None = all), lower-case, '_' for spaces."""
+    out: set[str] = set()
+    for pos, (_, opp, _) in _sets(word, max_senses).items():
+        for off in opp:
+            out.update(_pos(pos).words.get(off, []))
+    return out - {_key(word)}
 
 
-def are_opposites(a: str, b: str) -> bool:
-    a_, b_ = _key(a), _key(b)
-    return b_ in opposites(a_) or a_ in opposites(b_)
-
-
-def relation(a: str, b: str) -> int:
-    """−1 if WordNet says ``a`` and ``b`` are opposites, +1 if synonyms (and not opposites), else 0."""
-    a_, b_ = _key(a), _key(b)
-    if are_opposites(a_, b_):
+def relation(a: str, b: str, max_senses: int | None = None) -> int:
+    """−1 if one of the first ``max_senses`` senses of ``a`` and of ``b`` are antonyms (or in antonym
+    clusters), +1 if two such senses share a cluster (synonyms), else 0."""
+    sa, sb = _sets(a, max_senses), _sets(b, max_senses)
+    if any(sa[p][0] & sb[p][1] or sb[p][0] & sa[p][1] for p in sa):
         return -1
-    if b_ in kin(a_) or a_ in kin(b_):
+    if any(sa[p][2] & sb[p][0] for p in sa):
         return 1
     return 0
+
+
+def are_opposites(a: str, b: str, max_senses: int | None = None) -> bool:
+    return relation(a, b, max_senses) == -1

@@ -85,21 +85,25 @@ def _mlp(**kw) -> Callable[[dict], MLPRegressor]:
     return lambda hp: MLPRegressor(MLPConfig(**{**kw, **hp}))
 
 
-def _opposite():
-    from timbrelab.lexicon.wordnet import are_opposites
+def _polarity(related_are_nearest: bool = False) -> Callable[[dict], PolarityKernelRegressor]:
+    """Polarity-aware kernel regression over WordNet relations among a word's first ``max_senses`` senses."""
 
-    return are_opposites
+    def make(hp: dict) -> PolarityKernelRegressor:
+        from functools import partial
 
+        from timbrelab.lexicon.wordnet import relation
 
-def _relation():
-    from timbrelab.lexicon.wordnet import relation
+        hp = dict(hp)
+        rel = partial(relation, max_senses=hp.pop("max_senses", None))
+        return PolarityKernelRegressor(relation=rel, related_are_nearest=related_are_nearest, **hp)
 
-    return relation
+    return make
 
 
 KNN_GRID = [{"k": k} for k in (3, 5, 10, 20, 40)]
 RIDGE_GRID = [{"alpha": a} for a in (1, 3, 10, 30, 100, 300)]
 KERNEL_GRID = [{"bandwidth": b} for b in (0.02, 0.05, 0.1, 0.2, 0.5)]
+POLARITY_GRID = [{**g, "max_senses": k} for g in KERNEL_GRID for k in (3, 5, None)]
 
 
 def methods() -> dict[str, Method]:
@@ -112,7 +116,6 @@ def methods() -> dict[str, Method]:
         Method("minilm-mlp-consistency", "minilm", _mlp(), consistency_weight=True, note="+ contributions weighted by consistency"),
         Method("minilm-template-mlp", "minilm:a {} sound", _mlp(), note="prompt 'a {} sound'"),
         Method("minilm-mlp-pca8", "minilm", _mlp(pca_components=8), note="output = 8 PCA coefficients of training curves"),
-        Method("minilm-mlp-map", "minilm", _mlp(), map_supervision=True, note="+ Audealize map curves as extra examples"),
         Method("glove+minilm-mlp", "glove+minilm", _mlp(), note="concatenated embeddings"),
         Method("ensemble-glove-minilm-mlp", "", lambda hp: None, ensemble=("glove-mlp", "minilm-mlp"), note="mean of the two MLPs' predictions"),
         Method("ensemble-polarity-kernel-mlp", "", lambda hp: None, ensemble=("minilm-polarity-kernel", "minilm-mlp"), note="mean of polarity kernel and MiniLM MLP"),
@@ -121,17 +124,17 @@ def methods() -> dict[str, Method]:
         Method("minilm-kernel", "minilm", lambda hp: KernelRegressor(**hp), KERNEL_GRID, note="kernel regression over training words"),
         Method("minilm-template-kernel", "minilm:a {} sound", lambda hp: KernelRegressor(**hp), KERNEL_GRID, note="kernel regression, prompt 'a {} sound'"),
         Method("minilm-kernel-consistency", "minilm", lambda hp: KernelRegressor(**hp), KERNEL_GRID, consistency_weight=True, note="kernel regression, consistency-weighted"),
-        Method("minilm-kernel-map", "minilm", lambda hp: KernelRegressor(**hp), KERNEL_GRID, map_supervision=True, note="kernel regression + Audealize map words"),
-        Method("minilm-polarity-kernel", "minilm", lambda hp: PolarityKernelRegressor(opposite=_opposite(), **hp), KERNEL_GRID, note="kernel regression; WordNet antonyms mirrored"),
-        Method("glove-polarity-kernel", "glove", lambda hp: PolarityKernelRegressor(opposite=_opposite(), **hp), KERNEL_GRID, note="kernel regression; WordNet antonyms mirrored"),
-        Method("glove+minilm-polarity-kernel", "glove+minilm", lambda hp: PolarityKernelRegressor(opposite=_opposite(), **hp), KERNEL_GRID, note="kernel regression; WordNet antonyms mirrored"),
-        Method("minilm-wordnet-kernel", "minilm", lambda hp: PolarityKernelRegressor(opposite=_opposite(), relation=_relation(), **hp), KERNEL_GRID, note="kernel regression; WordNet antonyms mirrored, WordNet relatives count as nearest"),
-        Method("glove+minilm-wordnet-kernel", "glove+minilm", lambda hp: PolarityKernelRegressor(opposite=_opposite(), relation=_relation(), **hp), KERNEL_GRID, note="as above, concatenated embeddings"),
+        Method("minilm-kernel-map", "minilm", lambda hp: KernelRegressor(**hp), KERNEL_GRID, map_supervision=True, note="kernel regression + Audealize map words (adds none: every map word is a contribution word)"),
+        Method("minilm-polarity-kernel", "minilm", _polarity(), POLARITY_GRID, note="kernel regression; WordNet antonyms mirrored"),
+        Method("glove-polarity-kernel", "glove", _polarity(), POLARITY_GRID, note="kernel regression; WordNet antonyms mirrored"),
+        Method("glove+minilm-polarity-kernel", "glove+minilm", _polarity(), POLARITY_GRID, note="kernel regression; WordNet antonyms mirrored"),
+        Method("minilm-wordnet-kernel", "minilm", _polarity(True), POLARITY_GRID, note="kernel regression; WordNet antonyms mirrored, WordNet relatives count as nearest"),
+        Method("minilm-wordnet-kernel-gain", "minilm", _polarity(True), [{**g, "gain": a} for g in POLARITY_GRID for a in (0.6, 0.8, 1.2)] + POLARITY_GRID, note="as minilm-wordnet-kernel, with a gain on the deviation from the mean curve"),
+        Method("glove+minilm-wordnet-kernel", "glove+minilm", _polarity(True), POLARITY_GRID, note="as above, concatenated embeddings"),
         Method("minilm-ridge", "minilm", lambda hp: RidgeRegressor(**hp), RIDGE_GRID, note="ridge regression"),
         Method("glove-ridge", "glove", lambda hp: RidgeRegressor(**hp), RIDGE_GRID, note="ridge regression"),
         Method("minilm-template-ridge", "minilm:a {} sound", lambda hp: RidgeRegressor(**hp), RIDGE_GRID, note="ridge regression, prompt 'a {} sound'"),
         Method("glove+minilm-ridge", "glove+minilm", lambda hp: RidgeRegressor(**hp), RIDGE_GRID, note="ridge regression, concatenated embeddings"),
-        Method("minilm-ridge-map", "minilm", lambda hp: RidgeRegressor(**hp), RIDGE_GRID, map_supervision=True, note="ridge + Audealize map words"),
         Method("minilm-ridge-consistency", "minilm", lambda hp: RidgeRegressor(**hp), RIDGE_GRID, consistency_weight=True, note="ridge, consistency-weighted"),
         Method("glove+minilm-kernel", "glove+minilm", lambda hp: KernelRegressor(**hp), KERNEL_GRID, note="kernel regression, concatenated embeddings"),
     ]
@@ -316,9 +319,10 @@ def human_reference_folds(folds=(1, 2, 3, 4)) -> dict:
 
 # ---------------------------------------------------------------- the shipped model
 
-SHIPPED_METHOD = "minilm-polarity-kernel"  # the lowest validation MAE in `timbrelab bench word2eq`
+SHIPPED_METHOD = "glove+minilm-wordnet-kernel"  # default; --bench-json ships the bench's selected_by_validation
 WEIGHTS_FILE = "word2eq.safetensors"
 TRAIN_COMMAND = "python -m timbrelab.word2fx.eq --train-final"
+BENCH_JSON = "reports/word2eq/bench_word2eq.json"
 
 
 class EQWordModel:
@@ -358,7 +362,7 @@ class EQWordModel:
         r = self.regressor
         if not hasattr(r, "words_"):
             raise NotImplementedError("only the kernel-family models are shipped")
-        meta = {"method": self.method.name, "bandwidth": repr(float(r.bandwidth)), "words": json.dumps(r.words_), "info": json.dumps(self.info, default=str)}
+        meta = {"method": self.method.name, "hyper": json.dumps(self.info["hyper"]), "words": json.dumps(r.words_), "info": json.dumps(self.info, default=str)}
         save_file({"X": r.X_.astype(np.float32), "Y": r.Y_.astype(np.float32), "W": r.W_.astype(np.float32), "mean": r.mean_.astype(np.float32)}, str(path), metadata=meta)
 
     @classmethod
@@ -372,7 +376,7 @@ class EQWordModel:
             meta = f.metadata()
             t = {k: f.get_tensor(k).astype(np.float64) for k in f.keys()}
         m = methods()[meta["method"]]
-        r = m.make({"bandwidth": float(meta["bandwidth"])})
+        r = m.make(json.loads(meta["hyper"]))
         r.X_, r.Y_, r.W_, r.mean_ = t["X"], t["Y"], t["W"], t["mean"]
         r.words_ = json.loads(meta["words"])
         try:
@@ -380,27 +384,33 @@ class EQWordModel:
 
             wordnet.wordnet_dir()
         except Exception:
-            r.opposite = r.relation = None  # no WordNet here: plain kernel regression
+            r.relation = None  # no WordNet here: plain kernel regression
         return cls(m, r, json.loads(meta["info"]))
 
 
 def train_final(bench_json: str | None = None) -> dict:
-    """Train the shipped model on all words, write it into the package and record it in the manifest."""
+    """Train the shipped model on all words, write it into the package and record it in the manifest.
+
+    With ``bench_json`` the method is the one the benchmark selected by validation MAE, and its
+    cross-validation figures are copied into the manifest.
+    """
     from timbrelab import weights
 
+    bench = json.loads(open(bench_json, encoding="utf-8").read()) if bench_json else None
+    method = bench["selected_by_validation"] if bench else SHIPPED_METHOD
     t0 = time.perf_counter()
-    model = EQWordModel.train()
+    model = EQWordModel.train(method)
     path = weights.weights_dir() / WEIGHTS_FILE
     model.save(path)
     metrics = {"training_seconds": round(time.perf_counter() - t0, 2), "validation_mae_db_all_words": model.info["val_mae_db"], "hyper": model.info["hyper"]}
-    if bench_json:
-        b = json.loads(open(bench_json, encoding="utf-8").read())["methods"][SHIPPED_METHOD]
+    if bench:
+        b = bench["methods"][method]
         metrics["cross_validation"] = {k: b[k] for k in ("mae_db_mean", "mae_db_sd", "pcm_mean", "pcm_sd", "val_mae_db_mean")}
         metrics["cross_validation_source"] = "timbrelab bench word2eq (reports/word2eq/bench_word2eq.json)"
     return weights.register(
         MODEL_NAME, [WEIGHTS_FILE], TRAIN_COMMAND + (f" --bench-json {bench_json}" if bench_json else ""),
         "SocialEQ English contributions (918, 388 words) as copied by scripts/sync_data.py; all-MiniLM-L6-v2; WordNet 3.0 (Debian wordnet-base)",
-        metrics, {"method": SHIPPED_METHOD, "note": methods()[SHIPPED_METHOD].note},
+        metrics, {"method": method, "note": methods()[method].note},
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from timbrelab.lexicon.maps import EQ
+from timbrelab.lexicon.maps import EQ, eq_map
 from timbrelab.lexicon.parse import Phrase
 from timbrelab.lexicon.resolve import NearestWordFallback, Resolution
 
@@ -43,11 +43,15 @@ class ModelFallback:
         else:
             model = reverb_model()
             settings = tuple(float(x) for x in model.predict([phrase.text])[0])
+        entry = eq_map().lookup(phrase.text)
+        note = "not in the crowd maps: predicted by a trained model"
+        if near.effect == EQ and entry is not None:
+            note = f"its crowd EQ curve rests on only {entry.num} ratings: predicted by the trained model, which learned from them"
         return Resolution(
             phrase=phrase, effect=near.effect, source="model", settings=settings,
             used=[{"model": f"word2{near.effect}", "method": model.name}] + [{**u, "role": "nearest crowd word (for reference)"} for u in near.used],
             support=near.support,
-            note="not in the crowd maps: predicted by a trained model",
+            note=note,
         )
 
 

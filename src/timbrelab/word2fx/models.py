@@ -107,17 +107,20 @@ class PolarityKernelRegressor(KernelRegressor):
     """Kernel regression that knows antonyms: a neighbour that is an *opposite* of the query word
     contributes its curve mirrored about the mean (``mean − (curve − mean)``) instead of its curve.
 
-    ``opposite(a, b) -> bool`` decides (timbrelab uses WordNet). With ``relation(a, b) -> −1/0/+1``
-    (WordNet opposites / synonyms) a related training word also counts as maximally similar. Needs the words themselves, so
-    ``fit``/``predict`` take ``words=`` beside the embeddings.
+    ``relation(a, b) -> −1 / 0 / +1`` says whether two words are opposites or synonyms (timbrelab uses
+    WordNet). With ``related_are_nearest`` a related training word (either sign) also counts as
+    maximally similar, whatever the embedding says. ``gain`` scales the predicted deviation from the
+    mean curve (< 1 shrinks towards it). Needs the words themselves, so ``fit``/``predict``
+    take ``words=`` beside the embeddings.
     """
 
     uses_words = True
 
-    def __init__(self, bandwidth: float = 0.1, opposite=None, relation=None):
+    def __init__(self, bandwidth: float = 0.1, relation=None, related_are_nearest: bool = False, gain: float = 1.0):
         super().__init__(bandwidth)
-        self.opposite = opposite
+        self.gain = gain
         self.relation = relation
+        self.related_are_nearest = related_are_nearest
         self.name = f"polarity-kernel-{bandwidth:g}"
 
     def fit(self, X, Y, sample_weight=None, words=None, **_):
@@ -144,16 +147,13 @@ class PolarityKernelRegressor(KernelRegressor):
             for r, q in enumerate(words):
                 for c, n in enumerate(self.words_):
                     rel = self.relation(q, n)
-                    if rel:
-                        S[r, c], sign[r, c] = 1.0, float(rel)
-        K = np.exp((S - S.max(axis=1, keepdims=True)) / self.bandwidth) * self.W_[None, :]
-        if self.opposite is not None and words is not None:
-            for r, q in enumerate(words):
-                for c in np.flatnonzero(K[r] > 1e-4 * K[r].max()):
-                    if self.opposite(q, self.words_[c]):
+                    if rel < 0:
                         sign[r, c] = -1.0
+                    if rel and self.related_are_nearest:
+                        S[r, c] = 1.0
+        K = np.exp((S - S.max(axis=1, keepdims=True)) / self.bandwidth) * self.W_[None, :]
         dev = ((K * sign) @ (self.Y_ - self.mean_)) / K.sum(axis=1, keepdims=True)
-        return np.clip(self.mean_ + dev, 0.0, 1.0)
+        return np.clip(self.mean_ + self.gain * dev, 0.0, 1.0)
 
 
 class RidgeRegressor:
@@ -189,8 +189,8 @@ class MLPConfig:
     lr_decay: float = 0.96
     lr_decay_every: int = 10_000  # updates
     batch_size: int = 16
-    max_epochs: int = 400
-    patience: int = 60  # epochs without validation improvement before stopping
+    max_epochs: int = 1000
+    patience: int = 250  # epochs without validation improvement before stopping (it learns slowly)
     pca_components: int = 0  # > 0: predict this many PCA coefficients of the targets (linear head)
     seed: int = 0
 

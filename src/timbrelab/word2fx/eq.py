@@ -130,7 +130,7 @@ def methods() -> dict[str, Method]:
         Method("glove+minilm-polarity-kernel", "glove+minilm", _polarity(), POLARITY_GRID, note="kernel regression; WordNet antonyms mirrored"),
         Method("minilm-wordnet-kernel", "minilm", _polarity(True), POLARITY_GRID, note="kernel regression; WordNet antonyms mirrored, WordNet relatives count as nearest"),
         Method("minilm-wordnet-kernel-gain", "minilm", _polarity(True), [{**g, "gain": a} for g in POLARITY_GRID for a in (0.6, 0.8, 1.2)] + POLARITY_GRID, note="as minilm-wordnet-kernel, with a gain on the deviation from the mean curve"),
-        Method("glove+minilm-wordnet-kernel", "glove+minilm", _polarity(True), POLARITY_GRID, note="as above, concatenated embeddings"),
+        Method("glove+minilm-wordnet-kernel", "glove+minilm", _polarity(True), POLARITY_GRID, note="kernel regression on GloVe+MiniLM; WordNet antonyms mirrored, WordNet relatives count as nearest"),
         Method("minilm-ridge", "minilm", lambda hp: RidgeRegressor(**hp), RIDGE_GRID, note="ridge regression"),
         Method("glove-ridge", "glove", lambda hp: RidgeRegressor(**hp), RIDGE_GRID, note="ridge regression"),
         Method("minilm-template-ridge", "minilm:a {} sound", lambda hp: RidgeRegressor(**hp), RIDGE_GRID, note="ridge regression, prompt 'a {} sound'"),

@@ -77,6 +77,7 @@ def run(args) -> int:
         results.append(W.run_method(all_methods[n], cache=cache, progress=bar.update))
     bar.close()
     human = W.human_reference_folds()
+    diagnostics = _diagnostics()
     # ensembles have no validation predictions of their own: reported, never selected
     candidates = [r for r in results if r["method"] != "mean" and np.isfinite(r["val_mae_db_mean"])] or results
     selected = min(candidates, key=lambda r: r["val_mae_db_mean"])
@@ -89,6 +90,7 @@ def run(args) -> int:
         "protocol_differences": PROTOCOL_DIFFERENCES,
         "seconds": round(time.perf_counter() - t0, 1),
         "human": human,
+        "diagnostics": diagnostics,
         "methods": {r["method"]: r for r in results},
         "selected_by_validation": selected["method"],
         "best_on_test_for_information_only": best_test["method"],
@@ -129,8 +131,43 @@ def markdown_table(r: dict) -> str:
     met = r["goals_met_by_selected"]
     lines += ["", f"Selected by validation MAE: **{r['selected_by_validation']}** — test MAE {s['mae_db_mean']:.3f} dB "
               f"(goal ≤ {GOAL_MAE_DB}: {'met' if met['mae_db'] else 'not met'}), PCM {s['pcm_mean']:.2f} (goal ≤ {GOAL_PCM}: {'met' if met['pcm'] else 'not met'})."]
+    dg = r.get("diagnostics")
+    if dg:
+        lines += ["", f"Diagnostics: MiniLM's nearest training words to 'warm' are {', '.join(dg['minilm_nearest_words_of_warm'])}; "
+                  f"the crowd's mean curves of warm and cold correlate at r = {dg['corr_warm_cold_mean_curves']:.2f}; "
+                  f"{dg['english_map_words_not_in_contributions']} English Audealize map words are missing from the contributions, and a map curve "
+                  f"matches its word's mean contribution at median r = {dg['median_corr_map_curve_vs_mean_contribution']:.3f} ({dg['n_words_for_that_median']} words)."]
     lines += ["", "Protocol differences: " + " ".join(r["protocol_differences"]), f"Run time: {r['seconds']:.0f} s on {r['machine']['cpus']} CPUs."]
     return "\n".join(lines) + "\n"
+
+
+def _diagnostics() -> dict:
+    """Facts about the data behind the results: antonyms in embedding space, and what the map adds."""
+    from timbrelab.lexicon.encoders import get_encoder
+    from timbrelab.lexicon.maps import eq_map
+    from timbrelab.word2fx import data as D
+
+    d = D.eq_contributions()
+    T = D.eq_targets(d.gains_db)
+    mean = T.mean(axis=0)
+
+    def dev(w):
+        return T[d.words == w].mean(axis=0) - mean
+
+    vocab = d.vocabulary
+    E = get_encoder("minilm").encode([D.word_key(w) for w in vocab])
+    q = E[vocab.index("warm")]
+    order = [vocab[i] for i in np.argsort(-(E @ q)) if vocab[i] != "warm"][:5]
+    mapped = {e.word.lower(): e for e in eq_map().entries if e.lang == "English"}
+    both = [w for w in vocab if w in mapped and (d.words == w).sum() >= 3]
+    r_map = [float(np.corrcoef(mapped[w].settings, d.gains_db[d.words == w].mean(axis=0))[0, 1]) for w in both]
+    return {
+        "minilm_nearest_words_of_warm": order,
+        "corr_warm_cold_mean_curves": float(np.corrcoef(dev("warm"), dev("cold"))[0, 1]),
+        "english_map_words_not_in_contributions": len(set(mapped) - set(vocab)),
+        "median_corr_map_curve_vs_mean_contribution": float(np.median(r_map)),
+        "n_words_for_that_median": len(both),
+    }
 
 
 def _plots(r: dict, cache: dict, out_dir: Path) -> None:

@@ -17,10 +17,12 @@ COMMAND_MODULES = [
     "timbrelab.commands.apply",
     "timbrelab.commands.words",
     "timbrelab.commands.demo",
+    "timbrelab.commands.render",
 ]
 #: benchmark modules (each has register(bench_subparsers))
 BENCH_MODULES = [
     "timbrelab.bench.fx",
+    "timbrelab.bench.word2eq",
 ]
 
 

@@ -15,7 +15,7 @@ def register(sub) -> None:
         help="apply a description (\"warm, small room\") to audio files",
         description=(
             "Apply descriptive words to audio: each word drives a 40-band EQ curve or a reverb from the "
-            "Audealize crowd maps (words in no map use their nearest mapped words). Several inputs or a "
+            "Audealize crowd maps (words in no map, or too thinly rated, use the trained word → EQ / reverb models). Several inputs or a "
             "folder go to an output folder."
         ),
     )

@@ -1,0 +1,53 @@
+"""`timbrelab render`: one note or a short phrase of an instrument, from a GM soundfont, to an audio file."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("render", help="render an instrument note or phrase from a General-MIDI soundfont to a file")
+    p.add_argument("instrument", nargs="?", help="instrument class, e.g. violin, 'electric guitar', sax (see --list)")
+    p.add_argument("-o", "--output", help="output audio file (WAV, FLAC, OGG, AIFF, MP3)")
+    p.add_argument("--soundfont", default="MuseScore_General", help="FluidR3_GM, MuseScore_General (default; the test soundfont) or TimGM6mb")
+    p.add_argument("--pitch", type=int, help="MIDI note (default: the middle of the instrument's range)")
+    p.add_argument("--velocity", type=int, default=100, help="MIDI velocity 1…127 (default 100)")
+    p.add_argument("--duration", type=float, default=1.5, help="seconds held (notes) or phrase length (default 1.5; phrases 4)")
+    p.add_argument("--phrase", action="store_true", help="a random but musical phrase instead of one note")
+    p.add_argument("--seed", type=int, default=0, help="phrase seed (default 0)")
+    p.add_argument("--sample-rate", type=int, default=44100, help="Hz (default 44100)")
+    p.add_argument("--list", action="store_true", help="list the instrument classes and soundfonts")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from timbrelab.audio import write_audio
+    from timbrelab.errors import BadParameterError
+    from timbrelab.sounds import catalogue
+    from timbrelab.sounds.phrases import make_phrase
+    from timbrelab.sounds.render import Renderer
+    from timbrelab.sounds.taxonomy import INSTRUMENTS, instrument
+
+    if args.list:
+        print(f"{'instrument':18} {'family':9} {'GM programs':14} {'range':9} IRMAS")
+        for i in INSTRUMENTS:
+            print(f"{i.name:18} {i.family:9} {','.join(str(p) for p in i.programs):14} {i.low}-{i.high:<6} {'yes' if i.irmas else ''}")
+        print("soundfonts: " + ", ".join(f"{n} ({catalogue.split_of(n)})" + ("" if n in catalogue.available() else " [not installed]") for n in catalogue.SOUNDFONTS))
+        return 0
+    if not args.instrument or not args.output:
+        raise BadParameterError("give an instrument and -o OUTPUT (or --list)")
+    inst = instrument(args.instrument)
+    if not (0.05 <= args.duration <= 60):
+        raise BadParameterError(f"duration {args.duration} s is out of range (0.05 … 60)")
+    pitch = args.pitch if args.pitch is not None else (inst.low + inst.high) // 2
+    if not (0 <= pitch <= 127 and 1 <= args.velocity <= 127):
+        raise BadParameterError("pitch must be 0…127 and velocity 1…127")
+    with Renderer(args.soundfont, args.sample_rate) as r:
+        if args.phrase:
+            notes = make_phrase(inst, args.seed, args.duration if args.duration != 1.5 else 4.0)
+            audio = r.render_events(inst.programs[0], notes)
+            what = f"{len(notes)}-note phrase (seed {args.seed})"
+        else:
+            audio = r.render_note(inst.programs[0], pitch, args.velocity, args.duration)
+            what = f"note {pitch} velocity {args.velocity}"
+    write_audio(args.output, audio, args.sample_rate)
+    print(f"wrote {args.output}: {inst.name} (GM program {inst.programs[0]}), {what}, soundfont {args.soundfont}, {audio.shape[1] / args.sample_rate:.2f} s")
+    return 0

@@ -1,0 +1,271 @@
+"""Rendered data sets: notes, phrases and multi-instrument mixtures, built once and cached on disk.
+
+A spec is a frozen dataclass; its JSON (with the renderer's settings) hashes to a folder name under
+the cache root (``$TIMBRELAB_CACHE`` or ``~/.cache/timbrelab``), e.g. ``sounds/notes-3f2a…``. The
+folder holds ``audio.npy`` (float16, mono, ``(items, samples)``, fixed length), for mixtures also
+``sources.npy`` (``(items, max_sources, samples)``), and ``manifest.json``: the spec, one row per
+item (soundfont, instrument, program, pitch, velocity, seed …), items dropped as silent, and the
+SHA-256 of the arrays. Building renders each soundfont with a fresh renderer in a fixed order, so
+rebuilding the same spec gives identical files (tested); it shows a progress bar and writes the
+folder atomically (a half-built data set never appears).
+
+Split by soundfont (``catalogue.SPLITS``): train specs use FluidR3_GM + TimGM6mb, test specs
+MuseScore_General.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from timbrelab.errors import BadParameterError
+from timbrelab.sounds.catalogue import SOUNDFONTS, SPLITS
+from timbrelab.sounds.render import DEFAULT_GAIN, NoteEvent, Renderer
+from timbrelab.sounds.taxonomy import INSTRUMENTS, instrument
+
+FORMAT_VERSION = 1
+SILENT_PEAK = 1e-4  # an item quieter than this (a program with no sample there) is dropped
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("TIMBRELAB_CACHE") or Path.home() / ".cache" / "timbrelab")
+
+
+def _check_common(soundfonts, instruments, sample_rate):
+    for s in soundfonts:
+        if s not in SOUNDFONTS:
+            raise BadParameterError(f"unknown soundfont '{s}' (known: {', '.join(SOUNDFONTS)})")
+    for i in instruments or ():
+        instrument(i)
+    if not (8000 <= sample_rate <= 96000):
+        raise BadParameterError(f"sample rate {sample_rate} Hz is out of range (8000 … 96000)")
+
+
+@dataclass(frozen=True)
+class NoteSetSpec:
+    """Single notes: every instrument × pitches (every ``pitch_step`` semitones of its range) × velocities × soundfonts.
+
+    A class with several GM programs cycles through them across its pitches.
+    """
+
+    name: str = "notes"
+    soundfonts: tuple = SPLITS["train"]
+    instruments: tuple | None = None  # None: the whole taxonomy
+    pitch_step: int = 3
+    velocities: tuple = (70, 110)
+    duration_s: float = 1.5
+    release_s: float = 0.5
+    sample_rate: int = 22050
+    kind: str = field(default="notes", init=False)
+
+    def items(self) -> list[dict]:
+        _check_common(self.soundfonts, self.instruments, self.sample_rate)
+        rows = []
+        for sf in self.soundfonts:
+            for inst in INSTRUMENTS:
+                if self.instruments is not None and inst.name not in self.instruments:
+                    continue
+                for k, pitch in enumerate(inst.pitches(self.pitch_step)):
+                    for j, vel in enumerate(self.velocities):
+                        rows.append({"soundfont": sf, "instrument": inst.name, "program": inst.programs[(k + j) % len(inst.programs)], "pitch": pitch, "velocity": vel})
+        return rows
+
+    @property
+    def samples(self) -> int:
+        return _n_samples(self.duration_s + self.release_s, self.sample_rate)
+
+
+@dataclass(frozen=True)
+class PhraseSetSpec:
+    """Melodic phrases (``phrases.make_phrase``): ``per_instrument`` per instrument and soundfont."""
+
+    name: str = "phrases"
+    soundfonts: tuple = SPLITS["train"]
+    instruments: tuple | None = None
+    per_instrument: int = 4
+    duration_s: float = 4.0
+    sample_rate: int = 22050
+    seed: int = 0
+    kind: str = field(default="phrases", init=False)
+
+    def items(self) -> list[dict]:
+        _check_common(self.soundfonts, self.instruments, self.sample_rate)
+        rows = []
+        for sf in self.soundfonts:
+            for n, inst in enumerate(INSTRUMENTS):
+                if self.instruments is not None and inst.name not in self.instruments:
+                    continue
+                for k in range(self.per_instrument):
+                    seed = _seed(self.seed, sf, inst.name, k)
+                    rows.append({"soundfont": sf, "instrument": inst.name, "program": inst.programs[k % len(inst.programs)], "seed": seed})
+        return rows
+
+    @property
+    def samples(self) -> int:
+        return _n_samples(self.duration_s, self.sample_rate)
+
+
+@dataclass(frozen=True)
+class MixSetSpec:
+    """Mixtures of 2–3 phrases by different instruments (multi-label), with their sources kept."""
+
+    name: str = "mixes"
+    soundfonts: tuple = SPLITS["test"]
+    instruments: tuple | None = None
+    n_mixes: int = 60
+    min_sources: int = 2
+    max_sources: int = 3
+    duration_s: float = 4.0
+    sample_rate: int = 22050
+    seed: int = 0
+    kind: str = field(default="mixes", init=False)
+
+    def items(self) -> list[dict]:
+        _check_common(self.soundfonts, self.instruments, self.sample_rate)
+        if not (1 <= self.min_sources <= self.max_sources <= 4) or not (1 <= self.n_mixes <= 100_000):
+            raise BadParameterError("mixtures need 1 ≤ min_sources ≤ max_sources ≤ 4 and 1 … 100,000 mixes")
+        names = [i.name for i in INSTRUMENTS if self.instruments is None or i.name in self.instruments]
+        if len(names) < self.max_sources:
+            raise BadParameterError(f"{self.max_sources} sources need at least as many instruments")
+        rng = np.random.default_rng(self.seed)
+        rows = []
+        for m in range(self.n_mixes):
+            sf = self.soundfonts[m % len(self.soundfonts)]
+            k = int(rng.integers(self.min_sources, self.max_sources + 1))
+            chosen = sorted(rng.choice(names, size=k, replace=False).tolist(), key=names.index)
+            srcs = []
+            for name in chosen:
+                inst = instrument(name)
+                srcs.append({"instrument": name, "program": int(inst.programs[int(rng.integers(len(inst.programs)))]), "seed": int(rng.integers(2**31)), "gain_db": round(float(rng.uniform(-6, 0)), 2)})
+            rows.append({"soundfont": sf, "sources": srcs, "instruments": chosen})
+        return rows
+
+    @property
+    def samples(self) -> int:
+        return _n_samples(self.duration_s, self.sample_rate)
+
+
+def _seed(base: int, *parts) -> int:
+    h = hashlib.sha256(json.dumps([base, *parts]).encode()).digest()
+    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
+
+
+def _n_samples(seconds: float, sr: int) -> int:
+    return int(round(seconds * sr))
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    """Mono down-mix, trimmed or zero-padded to n samples."""
+    y = x.mean(axis=0) if x.ndim == 2 else x
+    out = np.zeros(n, np.float32)
+    out[: min(n, len(y))] = y[:n]
+    return out
+
+
+def spec_dict(spec) -> dict:
+    d = asdict(spec)
+    d["kind"] = spec.kind
+    d["renderer"] = {"gain": DEFAULT_GAIN, "reverb": False, "chorus": False, "format_version": FORMAT_VERSION}
+    return json.loads(json.dumps(d))
+
+
+def spec_key(spec) -> str:
+    return hashlib.sha256(json.dumps(spec_dict(spec), sort_keys=True).encode()).hexdigest()
+
+
+class Dataset:
+    """A built data set: ``rows`` (the manifest's items), ``audio`` (float16 ``(items, samples)``), ``sample_rate``."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.manifest = json.loads((self.folder / "manifest.json").read_text())
+        self.rows: list[dict] = self.manifest["items"]
+        self.sample_rate: int = self.manifest["spec"]["sample_rate"]
+        self.audio = np.load(self.folder / "audio.npy", mmap_mode="r")
+        src = self.folder / "sources.npy"
+        self.sources = np.load(src, mmap_mode="r") if src.exists() else None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def clip(self, i: int) -> np.ndarray:
+        """Item ``i`` as float32 ``(1, samples)``."""
+        return np.asarray(self.audio[i], np.float32)[None, :]
+
+    def labels(self) -> list[list[str]]:
+        return [r["instruments"] if "instruments" in r else [r["instrument"]] for r in self.rows]
+
+
+def _render_item(spec, row, renderers) -> tuple[np.ndarray, np.ndarray | None]:
+    from timbrelab.sounds.phrases import make_phrase
+
+    r = renderers[row["soundfont"]]
+    n = spec.samples
+    if spec.kind == "notes":
+        return _fit(r.render_note(row["program"], row["pitch"], row["velocity"], spec.duration_s, spec.release_s), n), None
+    if spec.kind == "phrases":
+        notes = make_phrase(instrument(row["instrument"]), row["seed"], spec.duration_s)
+        return _fit(r.render_events(row["program"], notes, tail_s=0.0), n), None
+    srcs = np.zeros((spec.max_sources, n), np.float32)
+    for k, s in enumerate(row["sources"]):
+        notes = make_phrase(instrument(s["instrument"]), s["seed"], spec.duration_s)
+        srcs[k] = _fit(r.render_events(s["program"], notes, tail_s=0.0), n) * np.float32(10 ** (s["gain_db"] / 20))
+    return srcs.sum(axis=0), srcs
+
+
+def build(spec, progress: bool | None = None, force: bool = False, root: Path | None = None) -> Dataset:
+    """Render ``spec`` (or return the cached build). Deterministic: the same spec gives identical files."""
+    from tqdm import tqdm
+
+    folder = Path(root or cache_root()) / "sounds" / f"{spec.name}-{spec_key(spec)[:12]}"
+    if (folder / "manifest.json").exists() and not force:
+        return Dataset(folder)
+    rows = spec.items()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        audio = np.zeros((len(rows), spec.samples), np.float16)
+        sources = np.zeros((len(rows), spec.max_sources, spec.samples), np.float16) if spec.kind == "mixes" else None
+        keep = np.ones(len(rows), bool)
+        bar = tqdm(total=len(rows), desc=f"render {spec.name}", unit="item", disable=(progress is False) or None)
+        for sf in dict.fromkeys(r["soundfont"] for r in rows):  # one fresh renderer per soundfont, fixed order
+            with Renderer(sf, spec.sample_rate) as renderer:
+                for i, row in enumerate(rows):
+                    if row["soundfont"] != sf:
+                        continue
+                    y, srcs = _render_item(spec, row, {sf: renderer})
+                    peak = float(np.abs(y).max())
+                    keep[i] = peak >= SILENT_PEAK
+                    if peak > 1.0:
+                        y = y / peak
+                        srcs = None if srcs is None else srcs / peak
+                    audio[i] = y
+                    if srcs is not None:
+                        sources[i] = srcs
+                    bar.update()
+        bar.close()
+        dropped = [rows[i] for i in np.flatnonzero(~keep)]
+        rows = [r for r, k in zip(rows, keep) if k]
+        audio = np.ascontiguousarray(audio[keep])
+        np.save(tmp / "audio.npy", audio)
+        files = {"audio.npy": hashlib.sha256(audio.tobytes()).hexdigest()}
+        if sources is not None:
+            sources = np.ascontiguousarray(sources[keep])
+            np.save(tmp / "sources.npy", sources)
+            files["sources.npy"] = hashlib.sha256(sources.tobytes()).hexdigest()
+        manifest = {"spec": spec_dict(spec), "key": spec_key(spec), "items": rows, "dropped_silent": dropped, "sha256": files}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return Dataset(folder)

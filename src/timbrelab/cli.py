@@ -23,6 +23,7 @@ COMMAND_MODULES = [
 BENCH_MODULES = [
     "timbrelab.bench.fx",
     "timbrelab.bench.word2eq",
+    "timbrelab.bench.word2reverb",
 ]
 
 

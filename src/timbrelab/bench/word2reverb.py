@@ -128,6 +128,9 @@ def markdown_table(r: dict) -> str:
         f"each test word scored once against the mean of its contributions. **Bold**: lowest inner-validation MAE "
         f"(the selection rule for the shipped model; test scores are not used)."
         + (f" Shipped: {r['shipped']['method']} {r['shipped']['hyperparameters']}." if r.get("shipped") else "")
+        + "\n*Human split-half*: for each test word, the mean of a random half of its contributions scored against the mean of "
+        "the other half; each side has half the data, so it is noisier than a model scored against a full-word label "
+        "(a pessimistic reference, not a ceiling)."
         + f"\nAgreement of the contributions with the Audealize map over {r['map_agreement']['n_words']} shared words (Spearman): "
         + ", ".join(f"{k} {v:.2f}" for k, v in ma.items())
         + f".\nWall time {r['wall_s']:.0f} s on {r['machine']['cpus']} CPUs (Python {r['machine']['python']}, numpy {r['machine']['numpy']}, torch {r['machine']['torch']}).\n"

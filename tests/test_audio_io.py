@@ -94,3 +94,15 @@ def test_as_audio_validates():
         as_audio("not audio")
     with pytest.raises(AudioFileError, match="NaN"):
         as_audio(np.array([0.0, np.inf]))
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        p = write_audio(tmp_path / "p.wav", np.zeros((1, 100), np.float32), 8000)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o644  # not mkstemp's private 0600

@@ -243,7 +243,9 @@ class AtomicAudioWriter:
         if exc_type is not None:
             self._tmp.unlink(missing_ok=True)
             return False
-        os.replace(self._tmp, self.path)
+        from timbrelab.io_utils import publish
+
+        publish(self._tmp, self.path)
         return False
 
 

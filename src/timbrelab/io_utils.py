@@ -10,6 +10,19 @@ from pathlib import Path
 from timbrelab.errors import BadParameterError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish(tmp, path) -> None:
+    """Rename a finished temporary file onto ``path`` with the permissions a plain write would give
+    (``mkstemp`` makes files private, 0600)."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
 @contextmanager
 def atomic_path(path, suffix: str | None = None):
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
@@ -21,7 +34,7 @@ def atomic_path(path, suffix: str | None = None):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
 

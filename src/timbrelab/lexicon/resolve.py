@@ -151,10 +151,16 @@ def custom_fallback() -> Fallback | None:
 
 
 def get_fallback() -> Fallback:
-    global _fallback
-    if _fallback is None:
-        _fallback = NearestWordFallback()
-    return _fallback
+    """The fallback set with ``set_fallback``, else the lexicon's own nearest-word stand-in."""
+    global _default_fallback
+    if _fallback is not None:
+        return _fallback
+    if _default_fallback is None:
+        _default_fallback = NearestWordFallback()
+    return _default_fallback
+
+
+_default_fallback: Fallback | None = None
 
 
 def resolve(phrase: Phrase, force_effect: str | None = None, fallback: Callable | None = None) -> Resolution:
@@ -174,7 +180,7 @@ def resolve(phrase: Phrase, force_effect: str | None = None, fallback: Callable 
             return _map_resolution(phrase, e_eq, "negated: the opposite EQ curve")
         r = fb(phrase, EQ)
         if e_rv is not None:
-            r.note = f"'{e_rv.word}' is a reverb word and reverb cannot be removed: inverted EQ of its nearest EQ words instead"
+            r.note = f"'{e_rv.word}' is a reverb word and reverb cannot be removed: the opposite of the EQ curve predicted for it"
         return r
     if e_eq is not None and e_rv is not None:
         if e_rv.support_pct > e_eq.support_pct:

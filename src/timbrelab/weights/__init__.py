@@ -69,5 +69,7 @@ def register(model: str, files: list[str], command: str, data: str, metrics: dic
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(dict(sorted(m.items())), f, indent=1)
         f.write("\n")
-    os.replace(tmp, d / MANIFEST)
+    from timbrelab.io_utils import publish
+
+    publish(tmp, d / MANIFEST)
     return m[model]

@@ -476,6 +476,10 @@ class ReverbWordModel:
         self.src_q, self.dst_q = src_q, dst_q
         self.target_lo, self.target_hi = target_lo, target_hi
 
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
     @classmethod
     def load(cls) -> "ReverbWordModel":
         """From the package weights (SHA-256 checked against the manifest); no network."""

@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 import torch

@@ -18,12 +18,14 @@ COMMAND_MODULES = [
     "timbrelab.commands.words",
     "timbrelab.commands.demo",
     "timbrelab.commands.render",
+    "timbrelab.commands.classify",
 ]
 #: benchmark modules (each has register(bench_subparsers))
 BENCH_MODULES = [
     "timbrelab.bench.fx",
     "timbrelab.bench.word2eq",
     "timbrelab.bench.word2reverb",
+    "timbrelab.bench.timbre_cnn",
 ]
 
 

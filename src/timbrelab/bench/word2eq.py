@@ -52,6 +52,9 @@ def run(args) -> int:
     from timbrelab.io_utils import atomic_write_text
     from timbrelab.word2fx import eq as W
 
+    import torch
+
+    torch.set_num_threads(1)  # tiny MLPs: one thread is as fast and does not fight other work for the cores
     all_methods = W.methods()
     if args.list:
         for m in all_methods.values():

@@ -1,0 +1,121 @@
+"""Timbre CNN pipeline: windows from rendered data, metrics, training, classification, the benchmark."""
+
+import json
+
+import numpy as np
+import pytest
+
+from timbrelab.errors import AudioFileError, BadParameterError, MissingComponentError
+from timbrelab.timbre_cnn import data as TD
+from timbrelab.timbre_cnn.metrics import multi_label_scores, prf_scores, single_label_scores
+
+try:
+    from timbrelab.sounds.render import Renderer
+
+    Renderer("TimGM6mb", 22050).close()
+    HAVE_SYNTH = True
+except MissingComponentError:
+    HAVE_SYNTH = False
+needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="FluidSynth or the TimGM6mb soundfont is not installed")
+
+
+def test_metrics_by_hand():
+    y_true = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0]], bool)
+    y_pred = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 1]], bool)
+    s = prf_scores(y_true, y_pred)
+    # micro: tp 3, fp 2, fn 1 -> P 0.6, R 0.75
+    assert s["micro_precision"] == pytest.approx(0.6) and s["micro_recall"] == pytest.approx(0.75)
+    # macro over the 2 classes present: class0 P 2/3 R 1, class1 P 1 R 1/2
+    assert s["macro_precision"] == pytest.approx((2 / 3 + 1) / 2) and s["macro_recall"] == pytest.approx(0.75)
+    assert s["n_classes_present"] == 2
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    assert single_label_scores(probs, np.array([0, 1]))["accuracy"] == 0.5
+    m = multi_label_scores(probs, np.array([[1, 1, 0], [0, 1, 1]], bool))
+    assert m["micro_recall"] == 1.0 and m["threshold"] == 0.2
+
+
+def _tiny_windows(n_per_class=6, classes=("violin", "flute")):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_per_class * len(classes), 96, 128)).astype(np.float32)
+    for i in range(len(X)):  # class-dependent spectra: an easy problem
+        X[i, (i % len(classes)) * 40 : (i % len(classes)) * 40 + 20] += 4.0
+    Y = TD.multi_hot([[classes[i % len(classes)]] for i in range(len(X))])
+    return TD.Windows(X, np.arange(len(X)), Y, [f"c{i}" for i in range(len(X))])
+
+
+def test_windows_subset_concat_and_validation_split():
+    w = _tiny_windows()
+    train, val = TD.split_validation(w, 0.34, seed=1)
+    assert set(train.names).isdisjoint(val.names) and train.n_clips + val.n_clips == w.n_clips
+    assert set(val.labels) == set(train.labels)  # stratified; every class keeps training clips
+    both = TD.concat([train, val])
+    assert both.n_clips == w.n_clips and both.clip.max() == both.n_clips - 1 and len(both.X) == len(w.X)
+
+
+def test_training_learns_an_easy_problem_and_keeps_the_best_epoch():
+    from timbrelab.timbre_cnn.evaluate import clip_probabilities
+    from timbrelab.timbre_cnn.models import TimbreCNNConfig
+    from timbrelab.timbre_cnn.train import TrainConfig, train_model
+
+    w = _tiny_windows(8)
+    train, val = TD.split_validation(w, 0.25, seed=0)
+    r = train_model(TimbreCNNConfig("dieleman", len(TD.CLASSES), width=8), train, val, TrainConfig(max_epochs=6, patience=6, batch_size=4), progress=False)
+    accs = [h["val_accuracy"] for h in r.history]
+    assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
+    assert max(accs) == 1.0
+    assert float((clip_probabilities(r.model, val).argmax(1) == val.labels).mean()) == max(accs)  # best weights kept
+
+
+@needs_synth
+def test_features_from_a_rendered_dataset(tmp_path, monkeypatch):
+    from timbrelab.sounds.datasets import PhraseSetSpec, build
+
+    ds = build(PhraseSetSpec("t", ("TimGM6mb",), ("violin", "flute"), per_instrument=1, duration_s=3.0), progress=False, root=tmp_path)
+    w = TD.from_dataset(ds, progress=False)
+    assert w.X.shape[1:] == (96, 128) and w.n_clips == 2
+    assert np.bincount(w.clip).tolist() == [2, 2]  # 3 s → 141 frames → one window + one aligned to the end
+    assert [TD.CLASSES[i] for i in w.labels] == ["violin", "flute"]
+
+
+@needs_synth
+def test_classify_a_long_file_with_a_timeline(tmp_path):
+    from timbrelab.audio import write_audio
+    from timbrelab.timbre_cnn.classify import classify, classify_file, load_model, save_model
+    from timbrelab.timbre_cnn.models import TimbreCNNConfig, build_model
+
+    model = build_model(TimbreCNNConfig("dieleman", len(TD.CLASSES), width=8))
+    save_model(model, tmp_path / "m.safetensors", TD.CLASSES)
+    loaded = load_model(tmp_path / "m.safetensors")
+    with Renderer("TimGM6mb", 22050) as r:
+        from timbrelab.sounds.phrases import make_phrase
+        from timbrelab.sounds.taxonomy import instrument
+
+        audio = r.render_events(40, make_phrase(instrument("violin"), 1, 12.0))
+    write_audio(tmp_path / "long.wav", audio, 22050)
+    res = classify_file(tmp_path / "long.wav", top=3, model=loaded)
+    assert res.windows >= 4 and len(res.timeline) == res.windows and len(res.top) == 3
+    assert sum(res.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert res.top[0][1] >= res.top[1][1] >= res.top[2][1]
+    same = classify(audio, 22050, top=3, model=loaded)
+    assert same.top[0][0] == res.top[0][0]
+    with pytest.raises(BadParameterError):
+        classify_file(tmp_path / "long.wav", top=0, model=loaded)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioFileError):
+        classify_file(tmp_path / "empty.wav", model=loaded)
+
+
+@needs_synth
+def test_bench_quick_writes_every_metric(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("TIMBRELAB_CACHE", str(tmp_path / "cache"))
+    j = tmp_path / "b.json"
+    code, out, err = cli("bench", "timbre-cnn", "--quick", "--models", "dieleman-1x", "--out", tmp_path, "--json", j)
+    assert code == 0, err
+    r = json.loads(j.read_text())
+    m = r["models"]["dieleman-1x"]
+    assert m["params"] > 0 and m["training_seconds"] >= 0 and m["inference_realtime_factor"] > 0
+    for t in ("notes", "mixes"):
+        assert {"micro_f1", "macro_f1", "micro_precision", "macro_recall"} <= set(m[t])
+    assert "accuracy" in m["notes"] and r["paper_irmas"][1]["macro_f1"] == 0.516
+    assert (tmp_path / "confusion_notes.png").exists() and (tmp_path / "bench_timbre_cnn.png").exists()
+    assert "0.559" in out  # the paper's figures printed beside ours

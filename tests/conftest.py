@@ -34,3 +34,19 @@ def pink_wav(tmp_path):
     p = tmp_path / "pink.wav"
     write_audio(p, pink_noise(3.0, 44100, channels=2, seed=3), 44100, bit_depth="16")
     return p
+
+
+def _have_synth() -> bool:
+    from timbrelab.errors import MissingComponentError
+
+    try:
+        from timbrelab.sounds.render import Renderer
+
+        Renderer("TimGM6mb", 22050).close()
+        return True
+    except MissingComponentError:
+        return False
+
+
+HAVE_SYNTH = _have_synth()
+needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="FluidSynth or the TimGM6mb soundfont is not installed")

@@ -10,14 +10,8 @@ from timbrelab.errors import BadParameterError, MissingComponentError
 from timbrelab.sounds import catalogue
 from timbrelab.sounds.taxonomy import INSTRUMENTS, IRMAS, instrument
 
-try:
-    from timbrelab.sounds.render import Renderer
-
-    Renderer("TimGM6mb", 22050).close()
-    HAVE_SYNTH = True
-except MissingComponentError:
-    HAVE_SYNTH = False
-needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="FluidSynth or the TimGM6mb soundfont is not installed")
+from conftest import needs_synth
+from timbrelab.sounds.render import Renderer
 
 
 def test_taxonomy_covers_irmas_and_is_consistent():

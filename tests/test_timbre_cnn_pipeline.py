@@ -9,14 +9,8 @@ from timbrelab.errors import AudioFileError, BadParameterError, MissingComponent
 from timbrelab.timbre_cnn import data as TD
 from timbrelab.timbre_cnn.metrics import multi_label_scores, prf_scores, single_label_scores
 
-try:
-    from timbrelab.sounds.render import Renderer
-
-    Renderer("TimGM6mb", 22050).close()
-    HAVE_SYNTH = True
-except MissingComponentError:
-    HAVE_SYNTH = False
-needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="FluidSynth or the TimGM6mb soundfont is not installed")
+from conftest import needs_synth
+from timbrelab.sounds.render import Renderer
 
 
 def test_metrics_by_hand():

@@ -64,17 +64,21 @@ class MeanRegressor:
         return np.tile(self.mean_, (len(X), 1))
 
 
-class KNNRegressor:
-    """Mean target of the k most cosine-similar training words (weighted by similarity)."""
-
-    def __init__(self, k: int = 5):
-        self.k = k
-        self.name = f"knn-{k}"
+class _WordTable:
+    """Fitting shared by the neighbour methods: one unit-length embedding, mean target and summed weight per word."""
 
     def fit(self, X, Y, sample_weight=None, **_):
         self.X_, self.Y_, self.W_ = _unique_rows(np.asarray(X, np.float64), np.asarray(Y, np.float64), _weights(len(Y), sample_weight))
         self.X_ = _unit(self.X_)
         return self
+
+
+class KNNRegressor(_WordTable):
+    """Mean target of the k most cosine-similar training words (weighted by similarity)."""
+
+    def __init__(self, k: int = 5):
+        self.k = k
+        self.name = f"knn-{k}"
 
     def predict(self, X) -> np.ndarray:
         S = _unit(X) @ self.X_.T
@@ -85,17 +89,12 @@ class KNNRegressor:
         return np.einsum("nk,nko->no", w, self.Y_[idx]) / w.sum(axis=1, keepdims=True)
 
 
-class KernelRegressor:
+class KernelRegressor(_WordTable):
     """Nadaraya–Watson regression over words: weights ``exp((cos − 1) / bandwidth) · support``."""
 
     def __init__(self, bandwidth: float = 0.1):
         self.bandwidth = bandwidth
         self.name = f"kernel-{bandwidth:g}"
-
-    def fit(self, X, Y, sample_weight=None, **_):
-        self.X_, self.Y_, self.W_ = _unique_rows(np.asarray(X, np.float64), np.asarray(Y, np.float64), _weights(len(Y), sample_weight))
-        self.X_ = _unit(self.X_)
-        return self
 
     def predict(self, X) -> np.ndarray:
         S = _unit(X) @ self.X_.T

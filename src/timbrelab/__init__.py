@@ -20,6 +20,8 @@ __all__ = [
     "TimbrelabError",
     "UnknownWordError",
     "apply",
+    "classify",
+    "classify_file",
     "GraphicEQ",
     "Reverb",
     "read_audio",
@@ -32,6 +34,10 @@ def __getattr__(name):  # lazy: keep `import timbrelab` cheap
         from timbrelab.fx import apply
 
         return apply
+    if name in ("classify", "classify_file"):
+        from timbrelab.timbre_cnn import classify as c
+
+        return getattr(c, name)
     if name in ("GraphicEQ",):
         from timbrelab.dsp.eq import GraphicEQ
 

@@ -103,3 +103,14 @@ def carve_validation(words: np.ndarray, fraction: float = 0.15, seed: int = 0) -
 def word_key(word: str) -> str:
     """The form used to embed a data word: hyphens and underscores as spaces ('big-church' → 'big church')."""
     return normalize(word).replace("-", " ")
+
+
+def embed(words, feature: str) -> np.ndarray:
+    """Embeddings of data words (in ``word_key`` form): an encoder name, or '+'-joined names (rows concatenated)."""
+    from timbrelab.lexicon.encoders import get_encoder
+
+    keys = [word_key(w) for w in words]
+    uniq = sorted(set(keys))
+    parts = [get_encoder(name).encode(uniq) for name in feature.split("+")]
+    table = dict(zip(uniq, np.concatenate(parts, axis=1)))
+    return np.stack([table[k] for k in keys]) if keys else np.zeros((0, sum(p.shape[1] for p in parts)), np.float32)

@@ -32,22 +32,12 @@ from typing import Callable
 import numpy as np
 
 from timbrelab.word2fx import data as D
+from timbrelab.word2fx.data import embed
 from timbrelab.word2fx.models import KernelRegressor, PolarityKernelRegressor, KNNRegressor, MeanRegressor, MLPConfig, MLPRegressor, RidgeRegressor
 
 MODEL_NAME = "word2eq"
 
 # ---------------------------------------------------------------- features
-
-
-def embed(words, feature: str) -> np.ndarray:
-    """Rows of features for data words: an encoder name, '+'-joined encoders (concatenated), or 'none'."""
-    from timbrelab.lexicon.encoders import get_encoder
-
-    keys = [D.word_key(w) for w in words]
-    uniq = sorted(set(keys))
-    parts = [get_encoder(name).encode(uniq) for name in feature.split("+")]
-    table = dict(zip(uniq, np.concatenate(parts, axis=1)))
-    return np.stack([table[k] for k in keys]) if keys else np.zeros((0, sum(p.shape[1] for p in parts)), np.float32)
 
 
 class OneHot:

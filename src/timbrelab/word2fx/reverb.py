@@ -287,13 +287,10 @@ def split_half_reference(words, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------------------------- encoders
 def embed(encoder: str, words) -> np.ndarray:
-    """Embeddings of data words (``word_key`` form); 'concat' = MiniLM ⊕ GloVe, each unit-norm, / √2."""
-    from timbrelab.lexicon.encoders import get_encoder
+    """Embeddings of data words; ``encoder`` as ``word2fx.data.embed`` takes it ('concat' = 'minilm+glove')."""
+    from timbrelab.word2fx.data import embed as embed_words
 
-    texts = [word_key(w) for w in words]
-    if encoder == "concat":
-        return np.c_[get_encoder("minilm").encode(texts), get_encoder("glove").encode(texts)] / np.sqrt(2.0)
-    return np.asarray(get_encoder(encoder).encode(texts), np.float32)
+    return embed_words(list(words), "minilm+glove" if encoder == "concat" else encoder)
 
 
 ENCODER_LABELS = {"minilm": "minilm", "glove": "glove", "minilm:a {} sound": "prompt", "concat": "minilm+glove"}

@@ -46,6 +46,12 @@ def test_bench_fx_small(cli, tmp_path):
     assert (tmp_path / "bench_fx.md").exists() and (tmp_path / "bench_fx.png").exists()
 
 
+def test_demo_shows_a_model_word(cli, tmp_path):
+    code, stdout, err = cli("demo", "-o", tmp_path / "d", "--descriptor", "toasty", "--amount", "1", "-q")
+    assert code == 0, err
+    assert "word2eq model" in stdout and "word2eq model" in (tmp_path / "d" / "index.html").read_text()
+
+
 def test_cli_errors_are_one_line(cli):
     code, out, err = cli("curve", "qwerty zxcv")
     assert code != 0 and err.count("\n") == 1 and err.startswith("timbrelab: error:")

@@ -18,9 +18,10 @@ from timbrelab.audio import read_audio, write_audio
 from timbrelab.dsp.analysis import average_spectrum_db, energy_decay_db, smooth_octave_db
 from timbrelab.dsp.eq import BAND_CENTERS_HZ
 from timbrelab.fx import apply, plan_effects
+from timbrelab.lexicon.resolve import used_summary
 from timbrelab.io_utils import atomic_write_text, save_figure
 
-DEFAULT_DESCRIPTORS = ["warm", "bright", "tinny", "less muddy", "small room", "church"]
+DEFAULT_DESCRIPTORS = ["warm", "bright", "tinny", "less muddy", "toasty", "small room", "church"]
 DEFAULT_AMOUNTS = [0.3, 0.6, 1.0]
 EXAMPLE = "guitar_em9.flac"
 
@@ -116,7 +117,7 @@ def _html(record: dict) -> str:
     for d in record["descriptors"]:
         parts.append(f"<h2>{html.escape(d['description'])}</h2>")
         for r in d["plan"]["descriptors"]:
-            used = ", ".join(html.escape(u["word"]) for u in r["used"])
+            used = html.escape(used_summary(r["used"]))
             parts.append(f"<p>'{html.escape(r['text'])}' → {r['effect'].upper()} from {r['source']} ({used}) {html.escape(r['note'])}</p>")
         parts.append("<table><tr>" + "".join(f"<td>amount {x['amount']:g}<br><audio controls src='{x['file']}'></audio></td>" for x in d["renders"]) + "</tr></table>")
         parts.append(f"<img src='{d['plot']}' alt='spectra and curves for {html.escape(d['description'])}'>")

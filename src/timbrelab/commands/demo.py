@@ -17,11 +17,12 @@ def run(args) -> int:
     from pathlib import Path
 
     from timbrelab.demo import run_demo
+    from timbrelab.lexicon.resolve import used_summary
 
     rec = run_demo(args.output, args.descriptor, args.amount, args.input, progress=False if args.quiet else None)
     out = Path(args.output)
     for d in rec["descriptors"]:
-        how = "; ".join(f"{r['effect'].upper()} via {r['source']} ({', '.join(u['word'] for u in r['used'])})" for r in d["plan"]["descriptors"])
+        how = "; ".join(f"{r['effect'].upper()} via {r['source']} ({used_summary(r['used'])})" for r in d["plan"]["descriptors"])
         print(f"  {d['description']:14} → {how}")
     n = sum(len(d["renders"]) for d in rec["descriptors"])
     print(f"wrote {n} renders + original, {len(rec['descriptors'])} plots, {out / 'index.html'} and {out / 'demo.json'}")

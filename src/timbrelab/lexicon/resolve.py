@@ -62,6 +62,17 @@ class Resolution:
         }
 
 
+def used_summary(used: list) -> str:
+    """One line naming what a resolution used: crowd words, or the model (its reference neighbours left out)."""
+    parts = []
+    for u in used:
+        if "model" in u:
+            parts.append(f"{u['model']} model ({u['method']})")
+        elif not u.get("role"):
+            parts.append(u["word"])
+    return ", ".join(parts)
+
+
 class Fallback(Protocol):
     def __call__(self, phrase: Phrase, effect: str | None) -> Resolution: ...
 

@@ -113,3 +113,21 @@ def test_bench_quick_writes_every_metric(cli, tmp_path, monkeypatch):
     assert "accuracy" in m["notes"] and r["paper_irmas"][1]["macro_f1"] == 0.516
     assert (tmp_path / "confusion_notes.png").exists() and (tmp_path / "bench_timbre_cnn.png").exists()
     assert "0.559" in out  # the paper's figures printed beside ours
+
+
+@needs_synth
+def test_cli_classify_with_the_shipped_model(cli, tmp_path):
+    from timbrelab import weights
+
+    if "timbre_cnn" not in weights.manifest():
+        pytest.fail("the package ships no timbre_cnn weights (run `timbrelab bench timbre-cnn --ship`)")
+    code, out, err = cli("render", "piano", "-o", tmp_path / "p.wav", "--soundfont", "TimGM6mb", "--pitch", "60")
+    assert code == 0, err
+    code, out, err = cli("classify", tmp_path / "p.wav", "--top", "3")
+    assert code == 0, err
+    lines = [l for l in out.splitlines() if "%" in l]
+    assert len(lines) == 3 and all(any(c in l for c in TD.CLASSES) for l in lines)
+    code, out, err = cli("classify", tmp_path / "p.wav", "--json")
+    assert code == 0 and abs(sum(json.loads(out)[str(tmp_path / "p.wav")]["probabilities"].values()) - 1) < 1e-3
+    code, out, err = cli("classify", tmp_path / "missing.wav")
+    assert code != 0 and err.count("\n") == 1

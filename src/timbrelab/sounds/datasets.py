@@ -52,7 +52,10 @@ def _check_common(soundfonts, instruments, sample_rate):
 class NoteSetSpec:
     """Single notes: every instrument × pitches (every ``pitch_step`` semitones of its range) × velocities × soundfonts.
 
-    A class with several GM programs cycles through them across its pitches.
+    A class with several GM programs cycles through them across its pitches. ``pitch_offset`` shifts
+    the grid (a test set off the training grid); ``pitch_jitter`` adds a seeded random 0…jitter
+    semitones to each note, so that no class owns an exact pitch grid a model could learn as a
+    shortcut (the grids of different classes start at different notes).
     """
 
     name: str = "notes"
@@ -63,6 +66,9 @@ class NoteSetSpec:
     duration_s: float = 1.5
     release_s: float = 0.5
     sample_rate: int = 22050
+    pitch_offset: int = 0
+    pitch_jitter: int = 0
+    seed: int = 0
     kind: str = field(default="notes", init=False)
 
     def items(self) -> list[dict]:
@@ -72,8 +78,10 @@ class NoteSetSpec:
             for inst in INSTRUMENTS:
                 if self.instruments is not None and inst.name not in self.instruments:
                     continue
-                for k, pitch in enumerate(inst.pitches(self.pitch_step)):
+                rng = np.random.default_rng(_seed(self.seed, sf, inst.name))
+                for k, grid in enumerate(range(inst.low + self.pitch_offset, inst.high + 1, self.pitch_step)):
                     for j, vel in enumerate(self.velocities):
+                        pitch = min(inst.high, grid + (int(rng.integers(0, self.pitch_jitter + 1)) if self.pitch_jitter else 0))
                         rows.append({"soundfont": sf, "instrument": inst.name, "program": inst.programs[(k + j) % len(inst.programs)], "pitch": pitch, "velocity": vel})
         return rows
 

@@ -14,10 +14,18 @@ Structure (Rafii & Pardo 2009, as the Audealize node wires it):
 Our choices, stated: the comb bank is scaled to unit impulse-response energy (its analytic energy
 ``Σ 1/(1-g_i²)``) so that ``E``, not the feedback, sets the wet level; the dry path is not delayed.
 Output = ``dry + amount · (wet/clean) · wet_path``: ``amount`` 0 is a bit-exact bypass, 1 is the crowd
-setting, 0 < amount ≤ 2; a negative amount is refused (reverb cannot be removed). Stereo in: comb
-bank per channel, left all-pass on channel 0, right on channel 1; mono in: the two all-pass outputs
-are averaged, so the channel count is kept. Every recursion is computed sample-exactly in chunks no
-longer than its delay, so streaming gives the same output as processing whole.
+setting, 0 < amount ≤ 2; a negative amount is refused (reverb cannot be removed).
+
+Channels (every channel's reverb comes from that channel's content only; nothing is mixed across
+channels): each channel has its own comb bank. Channels are taken in stereo pairs (0, 1), (2, 3),
+(4, 5) …: the even channel of a pair goes through its own copy of the left all-pass, the odd one
+through its own copy of the right all-pass, so an impulse in one channel leaves every other channel,
+its pair partner included, exactly dry. An odd last channel (the only channel of a mono file, the
+fifth of a five-channel file) is processed as mono: its comb bank feeds both all-passes and their
+outputs are averaged. The channel count is kept. Mono and stereo give what they always gave.
+
+Every recursion is computed sample-exactly in chunks no longer than its delay, so streaming gives
+the same output as processing whole.
 """
 
 from __future__ import annotations
@@ -129,11 +137,16 @@ class ReverbStream:
         self.lowpass = butter(2, s.f_hz / nyq, output="sos") if s.f_hz < 0.95 * nyq else None
         self._x_hist = [np.zeros((channels, d)) for d in self.comb_delays]
         self._y_hist = [np.zeros((channels, d)) for d in self.comb_delays]
-        # all-pass j reads comb-bank channel j (stereo) or the mono bank (mono)
-        self._ap_x = [np.zeros((1, d)) for d in self.ap_delays]
-        self._ap_y = [np.zeros((1, d)) for d in self.ap_delays]
-        self._ap_src = [0, 1] if channels >= 2 else [0, 0]
-        self._lp_state = None if self.lowpass is None else np.zeros((self.lowpass.shape[0], 2, 2))
+        # all-pass 0 (left) runs on every even channel, all-pass 1 (right) on every odd one; an odd
+        # last channel (mono) goes through both and their outputs are averaged
+        left = list(range(0, channels, 2))
+        right = list(range(1, channels, 2)) + ([channels - 1] if channels % 2 else [])
+        self._ap_src = [left, right]
+        self._n_left = len(left)
+        self._ap_x = [np.zeros((len(src), d)) for src, d in zip(self._ap_src, self.ap_delays)]
+        self._ap_y = [np.zeros((len(src), d)) for src, d in zip(self._ap_src, self.ap_delays)]
+        n_ap = len(left) + len(right)
+        self._lp_state = None if self.lowpass is None else np.zeros((self.lowpass.shape[0], n_ap, 2))
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = np.asarray(block, np.float64)
@@ -149,22 +162,28 @@ class ReverbStream:
             self._x_hist[i] = x_ext[:, -d:]
             self._y_hist[i] = y_ext[:, -d:]
         bank *= self.comb_norm
-        lr = np.empty((2, n))
+        # rows: the left all-pass outputs (even channels), then the right ones (odd channels, mono last)
+        ap = np.empty((self._n_left + len(self._ap_src[1]), n))
+        row = 0
         for j, d in enumerate(self.ap_delays):
-            src = bank[self._ap_src[j] : self._ap_src[j] + 1]
+            k = len(self._ap_src[j])
+            src = bank[self._ap_src[j]]
             x_ext = np.concatenate([self._ap_x[j], src], axis=1)
-            y_ext = np.concatenate([self._ap_y[j], np.empty((1, n))], axis=1)
+            y_ext = np.concatenate([self._ap_y[j], np.empty((k, n))], axis=1)
             # y[n] = -a·x[n] + x[n-D] + a·y[n-D]
             _chunked_recursion(x_ext, y_ext, d, ALLPASS_GAIN, n, ff=-ALLPASS_GAIN)
-            lr[j] = y_ext[0, d:]
+            ap[row : row + k] = y_ext[:, d:]
+            row += k
             self._ap_x[j] = x_ext[:, -d:]
             self._ap_y[j] = y_ext[:, -d:]
         if self.lowpass is not None:
-            lr, self._lp_state = sosfilt(self.lowpass, lr, axis=-1, zi=self._lp_state)
-        if self.channels == 1:
-            wet = lr.mean(axis=0, keepdims=True)
-        else:  # left all-pass feeds even channels, right all-pass odd ones
-            wet = lr[np.arange(self.channels) % 2]
+            ap, self._lp_state = sosfilt(self.lowpass, ap, axis=-1, zi=self._lp_state)
+        c, nl = self.channels, self._n_left
+        wet = np.empty((c, n))
+        wet[0::2] = ap[:nl]
+        wet[1::2] = ap[nl : nl + c // 2]
+        if c % 2:  # the odd last channel: mean of its left and right all-pass outputs
+            wet[c - 1] = (ap[nl - 1] + ap[-1]) / 2.0
         return x + self.wet_gain * wet
 
     def flush(self) -> np.ndarray:

@@ -39,15 +39,31 @@ def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress:
     import matplotlib
 
     matplotlib.use("Agg")
+    from timbrelab.dsp.eq import check_amount
+    from timbrelab.dsp.reverb import MAX_REVERB_AMOUNT
+    from timbrelab.errors import BadParameterError
+    from timbrelab.io_utils import atomic_dir
+
+    descriptors = descriptors or DEFAULT_DESCRIPTORS
+    amounts = amounts or DEFAULT_AMOUNTS
+    # everything that can fail on the user's input fails here, before anything is written
+    plans = {desc: plan_effects(desc) for desc in descriptors}
+    has_reverb = any(p.reverb is not None for p in plans.values())
+    for a in amounts:
+        check_amount(a, "amount")
+        if has_reverb and not (0 <= a <= MAX_REVERB_AMOUNT):
+            raise BadParameterError(f"amount {a:g} cannot drive a reverb (0 … {MAX_REVERB_AMOUNT:g}); a reverb descriptor is in the demo")
+    src = Path(input_path) if input_path else example_path()
+    x, sr = read_audio(src)
+    with atomic_dir(out_dir, replace_if=lambda p: (p / "demo.json").exists()) as tmp:
+        record = _render(tmp, descriptors, amounts, plans, src, x, sr, progress)
+    return record
+
+
+def _render(out_dir: Path, descriptors, amounts, plans, src: Path, x, sr: int, progress) -> dict:
     import matplotlib.pyplot as plt
     from tqdm import tqdm
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    descriptors = descriptors or DEFAULT_DESCRIPTORS
-    amounts = amounts or DEFAULT_AMOUNTS
-    src = Path(input_path) if input_path else example_path()
-    x, sr = read_audio(src)
     write_audio(out_dir / "original.flac", x, sr, bit_depth="24")
     f0, p0 = average_spectrum_db(x, sr)
     keep = f0 >= 20
@@ -55,7 +71,7 @@ def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress:
     jobs = [(d, a) for d in descriptors for a in amounts]
     bar = tqdm(total=len(jobs), desc="demo", unit="render", disable=(progress is False) or None)
     for desc in descriptors:
-        plan = plan_effects(desc)
+        plan = plans[desc]
         effect = "reverb" if plan.reverb is not None and plan.eq is None else "eq"
         entry = {"description": desc, "plan": plan.to_dict(), "renders": []}
         fig, axes = plt.subplots(1, 3, figsize=(16, 3.6))

@@ -53,3 +53,77 @@ def save_figure(fig, path, **kwargs) -> Path:
         fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
     plt.close(fig)
     return Path(path)
+
+
+def path_exists(path) -> bool:
+    """``Path.exists`` that answers False instead of raising for names the system cannot hold
+    (over 255 bytes, NUL characters ...): a description is text, never a file name."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def check_writable_dir(folder, what: str = "output") -> Path:
+    """Raise BadParameterError unless ``folder`` is an existing folder timbrelab can create files in.
+
+    Tried for real (a temporary file created and removed), so a read-only mount is caught even for root.
+    """
+    folder = Path(folder) if str(folder) else Path(".")
+    if not folder.exists():
+        raise BadParameterError(f"the folder {folder} for the {what} does not exist")
+    if not folder.is_dir():
+        raise BadParameterError(f"{folder} is a file, not a folder (the {what} goes in a folder)")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".timbrelab-write-test.", dir=folder)
+    except OSError as exc:
+        raise BadParameterError(f"cannot write in {folder}: {exc.strerror or exc} (is it read-only?)") from None
+    os.close(fd)
+    os.unlink(tmp)
+    return folder
+
+
+def check_output_file(path, what: str = "output", suffixes: tuple[str, ...] | None = None) -> Path:
+    """Validate a file to be written before any work is done: its folder exists and is writable, it is
+    not a folder, and (if ``suffixes`` are given) its extension is one of them."""
+    path = Path(path)
+    if not path.name or path_exists(path) and path.is_dir():
+        raise BadParameterError(f"{path} is a folder: the {what} needs a file name (e.g. {Path(path) / ('out' + (suffixes[0] if suffixes else ''))})")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise BadParameterError(f"{path.name}: the {what} must end in {', '.join(suffixes)}")
+    check_writable_dir(path.parent, what)
+    return path
+
+
+@contextmanager
+def atomic_dir(path, replace_if=None):
+    """Yield a temporary folder beside ``path``; it becomes ``path`` only if the block succeeds.
+
+    An existing ``path`` is replaced only when ``replace_if(path)`` says so (e.g. "it is an earlier
+    output of the same command"); otherwise BadParameterError, before any work. On failure or
+    interruption the temporary folder is removed and ``path`` is untouched.
+    """
+    import shutil
+
+    path = Path(path)
+    if path_exists(path):
+        if not path.is_dir():
+            raise BadParameterError(f"{path} is a file: give a folder name for the output")
+        if any(path.iterdir()) and not (replace_if and replace_if(path)):
+            raise BadParameterError(f"{path} exists and holds other files: choose a new or empty folder (nothing was written)")
+    parent = check_writable_dir(path.parent, "output")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        old = None
+        if path_exists(path):
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
+            os.rmdir(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

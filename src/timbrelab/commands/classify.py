@@ -5,37 +5,73 @@ from __future__ import annotations
 import json
 import sys
 
+EXAMPLES = """\
+examples:
+  timbrelab classify violin.wav sax.flac --top 3
+  timbrelab classify takes/                       # every audio file of a folder, with a summary
+  timbrelab classify long_take.wav --json         # every probability and the timeline
+"""
+
 
 def register(sub) -> None:
-    p = sub.add_parser("classify", help="instrument probabilities of audio files (the shipped timbre CNN)")
-    p.add_argument("paths", nargs="+", metavar="FILE", help="audio file(s)")
+    p = sub.add_parser(
+        "classify",
+        help="instrument probabilities of audio files (the shipped timbre CNN)",
+        description=(
+            "Recognise the instrument in audio files with the shipped timbre CNN (Pons et al. 2017). "
+            "The file is cut into 2.7 s windows; the clip's probabilities are the mean of the windows', and "
+            "a file longer than one window also gets a timeline of the top instrument. Files and folders "
+            "can be mixed; a batch goes on past files that cannot be read, names them, and exits 1 if any failed."
+        ),
+        epilog=EXAMPLES,
+    )
+    p.add_argument("paths", nargs="+", metavar="FILE", help="audio file(s) or folder(s)")
     p.add_argument("--top", type=int, default=3, help="how many instruments to show (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON (with every probability and the timeline)")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from timbrelab.timbre_cnn.classify import classify_file
+def _print_one(path, r) -> None:
+    print(f"{path} ({r.duration_s:.1f} s, {r.windows} window{'s' if r.windows != 1 else ''}):")
+    for name, p in r.top:
+        print(f"  {name:18} {p:6.1%}  {'█' * int(round(30 * p))}")
+    if r.timeline:
+        print("  over time:")
+        runs = []
+        for seg in r.timeline:  # merge consecutive windows with the same top instrument
+            if runs and runs[-1]["instrument"] == seg["instrument"] and abs(runs[-1]["end_s"] - seg["start_s"]) < 3.0:
+                runs[-1]["end_s"] = seg["end_s"]
+            else:
+                runs.append(dict(seg))
+        for seg in runs:
+            print(f"    {seg['start_s']:7.1f} – {seg['end_s']:7.1f} s  {seg['instrument']}")
 
-    results = {}
-    for path in args.paths:
-        results[path] = classify_file(path, top=args.top)
-    if args.json:
-        json.dump({p: r.to_dict() for p, r in results.items()}, sys.stdout, indent=1)
-        print()
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from timbrelab.batch import collect_inputs, print_summary, run_batch
+    from timbrelab.timbre_cnn.classify import _check_top, _shipped, classify_file
+
+    classes = _shipped()[2]
+    _check_top(args.top, len(classes))  # a bad option fails before any file is read
+    files, skipped = collect_inputs(args.paths)
+    if len(files) == 1 and not any(Path(p).is_dir() for p in args.paths):
+        r = classify_file(files[0], top=args.top)  # one file: its error is the command's error
+        if args.json:
+            json.dump({str(files[0]): r.to_dict()}, sys.stdout, indent=1)
+            print()
+        else:
+            _print_one(files[0], r)
         return 0
-    for path, r in results.items():
-        print(f"{path} ({r.duration_s:.1f} s, {r.windows} window{'s' if r.windows != 1 else ''}):")
-        for name, p in r.top:
-            print(f"  {name:18} {p:6.1%}  {'█' * int(round(30 * p))}")
-        if r.timeline:
-            print("  over time:")
-            runs = []
-            for seg in r.timeline:  # merge consecutive windows with the same top instrument
-                if runs and runs[-1]["instrument"] == seg["instrument"] and abs(runs[-1]["end_s"] - seg["start_s"]) < 3.0:
-                    runs[-1]["end_s"] = seg["end_s"]
-                else:
-                    runs.append(dict(seg))
-            for seg in runs:
-                print(f"    {seg['start_s']:7.1f} – {seg['end_s']:7.1f} s  {seg['instrument']}")
-    return 0
+
+    def fail(f) -> None:
+        print(f"timbrelab: error: {f.path}: {f.reason}", file=sys.stderr)
+
+    summary = run_batch(files, lambda f: classify_file(f, top=args.top), skipped,
+                        on_done=None if args.json else _print_one, on_fail=fail, progress=False if args.json else None)
+    if args.json:
+        json.dump({str(p): r.to_dict() for p, r in summary.processed}, sys.stdout, indent=1)
+        print()
+    print_summary(summary, len(files), stream=sys.stderr if args.json else sys.stdout)
+    return summary.exit_code

@@ -3,8 +3,27 @@
 from __future__ import annotations
 
 
+EXAMPLES = """\
+examples:
+  timbrelab demo                                            # ./timbrelab-demo/index.html
+  timbrelab demo -o demo2 --descriptor "less muddy" --descriptor church --amount 0.5 --amount 1
+  timbrelab demo --input my_take.wav -o my-demo
+"""
+
+
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="apply a handful of descriptors at 0.3/0.6/1.0 to a bundled clip; write audio + report")
+    p = sub.add_parser(
+        "demo",
+        help="apply a handful of descriptors at 0.3/0.6/1.0 to a bundled clip; write audio + report",
+        description=(
+            "The main job on a bundled CC0 guitar clip (or your own file): each descriptor is applied at "
+            "each amount, and the folder gets the audio (FLAC), a PNG per descriptor (average spectrum "
+            "before/after, their difference, the EQ curve or reverb decay), index.html with players and "
+            "demo.json with every setting. The folder appears only when complete; an earlier demo folder "
+            "of the same name is replaced, any other non-empty folder is refused."
+        ),
+        epilog=EXAMPLES,
+    )
     p.add_argument("-o", "--output", default="timbrelab-demo", help="output folder (default ./timbrelab-demo)")
     p.add_argument("--descriptor", action="append", metavar="TEXT", help="descriptor(s) to render (repeatable; default a built-in set)")
     p.add_argument("--amount", action="append", type=float, metavar="A", help="amount(s) (repeatable; default 0.3, 0.6, 1.0)")

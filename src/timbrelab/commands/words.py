@@ -8,17 +8,75 @@ import sys
 from timbrelab.errors import UnknownWordError
 
 
+WORDS_EXAMPLES = """\
+examples:
+  timbrelab words --search bright
+  timbrelab words --effect reverb --json
+  timbrelab words --lang es                 # the Spanish EQ words (also: Español, espanol, spanish)
+"""
+CURVE_EXAMPLES = """\
+examples:
+  timbrelab curve warm
+  timbrelab curve "less boomy" --png boomy.png
+  timbrelab curve toasty --amount 0.5       # a thinly rated word, played from the word → EQ model
+"""
+
+#: accepted spellings of each map language (compared without case or accents)
+LANGUAGES = {
+    "English": ("english", "en", "eng", "ingles"),
+    "Español": ("espanol", "es", "spa", "spanish", "castellano"),
+}
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text.strip().casefold()) if not unicodedata.combining(c))
+
+
+def parse_lang(text: str) -> str | None:
+    """The map language named by ``text`` (any case, with or without accents), None for 'all'."""
+    from timbrelab.errors import BadParameterError
+
+    t = _fold(text)
+    if t in ("all", "any", "*"):
+        return None
+    for lang, names in LANGUAGES.items():
+        if t == _fold(lang) or t in names:
+            return lang
+    raise BadParameterError(f"unknown language '{text}': use English, Español or all (case and accents do not matter)")
+
+
 def register(sub) -> None:
-    p = sub.add_parser("words", help="list the descriptive words timbrelab knows, with their crowd support")
+    p = sub.add_parser(
+        "words",
+        help="list the descriptive words timbrelab knows, with their crowd support",
+        description=(
+            "List the vocabulary of the Audealize crowd maps: each word's effect (EQ or reverb), language, "
+            "number of ratings, agreement, support percentile within its map, and whether apply plays it "
+            "from the map or from the word → EQ model (English EQ curves from fewer than 3 ratings). "
+            "Words in no map still work in apply through the trained models."
+        ),
+        epilog=WORDS_EXAMPLES,
+    )
     p.add_argument("--effect", choices=["eq", "reverb"], help="only this effect's map")
     p.add_argument("--search", metavar="TEXT", help="only words containing TEXT")
-    p.add_argument("--lang", default="English", help="EQ map language: English, Español or all (default English)")
+    p.add_argument("--lang", default="English", help="language: English, Español or all (case/accents ignored; default English; the reverb map is English)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_words)
 
-    c = sub.add_parser("curve", help="show a word's EQ curve (terminal plot, optional PNG)")
+    c = sub.add_parser(
+        "curve",
+        help="show a word's EQ curve (terminal plot, optional PNG)",
+        description=(
+            "Show the 40-band EQ curve a word plays, resolved exactly as `apply --eq WORD`: from the crowd "
+            "map, or from the word → EQ model for unmapped or thinly rated words and for reverb words "
+            "(the output says which), as a terminal plot and optionally a PNG with the filter's response."
+        ),
+        epilog=CURVE_EXAMPLES,
+    )
     c.add_argument("word", help="a descriptive word, e.g. warm")
-    c.add_argument("--png", metavar="FILE", help="also write a PNG plot")
+    c.add_argument("--png", metavar="FILE", help="also write the plot to FILE (.png, .svg or .pdf)")
     c.add_argument("--amount", type=float, default=1.0, help="scale the curve (default 1)")
     c.set_defaults(func=run_curve)
 
@@ -27,11 +85,11 @@ def run_words(args) -> int:
     from timbrelab.lexicon.maps import eq_map, reverb_map
     from timbrelab.lexicon.resolve import MIN_CROWD_NUM
 
-    lang = None if args.lang.lower() == "all" else args.lang
+    lang = parse_lang(args.lang)
     rows = []
     for m in ([eq_map()] if args.effect == "eq" else [reverb_map()] if args.effect == "reverb" else [eq_map(), reverb_map()]):
         for e in m.entries:
-            if m.effect == "eq" and lang and e.lang != lang:
+            if lang and e.lang != lang:
                 continue
             if args.search and args.search.lower() not in e.word.lower():
                 continue
@@ -78,6 +136,10 @@ def run_curve(args) -> int:
     from timbrelab.dsp.eq import BAND_CENTERS_HZ
     from timbrelab.fx import plan_effects
 
+    if args.png:
+        from timbrelab.io_utils import check_output_file
+
+        check_output_file(args.png, "--png plot", suffixes=(".png", ".svg", ".pdf"))
     plan = plan_effects(eq_words=[args.word], eq_amount=args.amount)  # resolved exactly as `apply --eq WORD`
     eq = plan.eq
     print(f"EQ curve for '{args.word}', amount {args.amount:g}:")

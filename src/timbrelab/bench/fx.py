@@ -30,7 +30,21 @@ REVERB_WORD = "church"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("fx", help="EQ and reverb speed vs pedalboard, EQ accuracy, 1-hour streaming memory")
+    p = sub.add_parser(
+        "fx",
+        help="EQ and reverb speed vs pedalboard, EQ accuracy, 1-hour streaming memory",
+        description=(
+            "Time the 40-band EQ and the reverb on minutes of stereo 44.1 kHz noise against pedalboard (best of "
+            "--repeats), measure the EQ's error at the band centres, then stream a long stereo file through "
+            "`apply \"warm, church\"` in a separate process and report its peak memory. Writes JSON, a markdown "
+            "table and a PNG."
+        ),
+        epilog=(
+            "examples:\n"
+            "  timbrelab bench fx                                  # the README's figures (~5 min)\n"
+            "  timbrelab bench fx --minutes 1 --stream-minutes 5   # a quicker look\n"
+        ),
+    )
     p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_fx.json)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the markdown table and PNG (default {DEFAULT_OUT})")
     p.add_argument("--minutes", type=float, default=10.0, help="length of the noise for the timing runs (default 10)")

@@ -30,7 +30,22 @@ QUICK_INSTRUMENTS = ("violin", "flute", "piano", "trumpet")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("timbre-cnn", help="instrument recognition CNNs (Pons et al. 2017) vs baselines, cross-soundfont")
+    p = sub.add_parser(
+        "timbre-cnn",
+        help="instrument recognition CNNs (Pons et al. 2017) vs baselines, cross-soundfont",
+        description=(
+            "Train the single-layer and multi-layer timbre CNNs of Pons et al. (2017) and the small-rectangular "
+            "and Dieleman baselines on notes of the training soundfonts, select by validation accuracy, and "
+            "test on the held-out soundfont's notes and mixtures and on real recordings. --ship writes the "
+            "selected model into the package with its manifest entry."
+        ),
+        epilog=(
+            "examples:\n"
+            "  timbrelab bench timbre-cnn                          # all six models (~30 min)\n"
+            "  timbrelab bench timbre-cnn --models small-rect-1x --epochs 4\n"
+            "  timbrelab bench timbre-cnn --ship                   # and ship the validation-best\n"
+        ),
+    )
     p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_timbre_cnn.json)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the markdown table and PNGs (default {DEFAULT_OUT})")
     p.add_argument("--models", nargs="+", metavar="NAME", help="only these configurations (default: all six)")

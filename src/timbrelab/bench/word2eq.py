@@ -36,7 +36,21 @@ PROTOCOL_DIFFERENCES = [
 
 
 def register(sub) -> None:
-    p = sub.add_parser("word2eq", help="word → EQ models on the Venkatesh et al. folds (MAE, PCM, paper figures beside ours)")
+    p = sub.add_parser(
+        "word2eq",
+        help="word → EQ models on the Venkatesh et al. folds (MAE, PCM, paper figures beside ours)",
+        description=(
+            "Reproduce Venkatesh et al. (2022) on SocialEQ: every word → EQ method is trained on the training "
+            "words of each of the paper's four folds, chosen on an inner validation split, and scored on the "
+            "held-out words (MAE in dB, PCM), beside the mean curve, the human reference and the paper's figures."
+        ),
+        epilog=(
+            "examples:\n"
+            "  timbrelab bench word2eq                 # all methods (~12 min)\n"
+            "  timbrelab bench word2eq --quick         # a fast subset\n"
+            "  timbrelab bench word2eq --list          # the method names\n"
+        ),
+    )
     p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_word2eq.json)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the markdown table and PNGs (default {DEFAULT_OUT})")
     p.add_argument("--methods", nargs="+", metavar="NAME", help="only these methods (default: all; see --list)")

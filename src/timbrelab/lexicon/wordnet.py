@@ -4,7 +4,9 @@ Distributional embeddings (GloVe, MiniLM) put antonyms side by side — "warm" i
 "chilly" — which is exactly wrong for EQ curves. WordNet says which words are opposites:
 ``opposites(word)`` is the set of words in the antonym clusters of the word's adjective (and noun)
 senses: the direct antonym synsets and the satellites "similar to" them. Only the data files are
-read (``data.adj``, ``data.noun``; the format of wndb(5WN)); no nltk, no network.
+read (``data.adj``, ``data.noun``, ``index.adj``, ``index.noun``; the format of wndb(5WN)), on demand —
+a synset by seeking to its byte offset, a word by binary search in the sorted index — so a lookup
+costs milliseconds, not the ~1 s and ~200 MB of parsing the files whole; no nltk, no network.
 """
 
 from __future__ import annotations
@@ -34,55 +36,114 @@ def available() -> bool:
 
 
 class _Synsets:
-    """Synsets of one part of speech: offset → (words, antonym offsets, similar-to offsets)."""
+    """Synsets of one part of speech, read on demand from ``data.POS`` and ``index.POS``.
+
+    Nothing is parsed up front (the whole of ``data.noun`` is 15 MB: parsing it took ~1 s and ~200 MB).
+    A synset's offset is its byte offset in ``data.POS`` (wndb(5WN)), so one seek reads it; the
+    index files are sorted, so a word's senses are found by binary search. Each synset read gives
+    (words, antonym offsets, similar-to offsets); an offset that does not start a synset of this file
+    reads as absent.
+    """
 
     def __init__(self, path: Path, index_path: Path | None = None):
-        self.words: dict[int, list[str]] = {}
-        self.antonyms: dict[int, set[int]] = {}
-        self.similar: dict[int, set[int]] = {}
-        self.index: dict[str, list[int]] = {}
-        with open(path, encoding="latin-1") as f:
-            for line in f:
-                if line.startswith("  "):
-                    continue  # licence header
-                fields = line.split(" | ")[0].split()
-                off, n_words = int(fields[0]), int(fields[3], 16)
-                words = [fields[4 + 2 * i].lower().split("(")[0] for i in range(n_words)]
-                k = 4 + 2 * n_words
-                n_ptr = int(fields[k])
-                ants, sims = set(), set()
-                for j in range(n_ptr):
-                    sym, target = fields[k + 1 + 4 * j], int(fields[k + 2 + 4 * j])
-                    if sym == "!":
-                        ants.add(target)
-                    elif sym == "&":
-                        sims.add(target)
-                self.words[off], self.antonyms[off], self.similar[off] = words, ants, sims
-                for w in words:
-                    self.index.setdefault(w, []).append(off)
-        if index_path is not None and index_path.exists():  # senses in order of frequency (wndb(5WN))
-            with open(index_path, encoding="latin-1") as f:
-                for line in f:
-                    if line.startswith("  "):
-                        continue
-                    fields = line.split()
-                    n_synsets, n_ptr = int(fields[2]), int(fields[3])
-                    self.index[fields[0]] = [int(x) for x in fields[6 + n_ptr : 6 + n_ptr + n_synsets]]
+        self._data = _map(path)
+        self._index = _map(index_path) if index_path is not None and index_path.exists() else None
+        self._synsets: dict[int, tuple[list[str], set[int], set[int]] | None] = {}
+        self._senses: dict[str, list[int]] = {}
+
+    def synset(self, off: int) -> tuple[list[str], set[int], set[int]] | None:
+        if off not in self._synsets:
+            self._synsets[off] = self._read_synset(off)
+        return self._synsets[off]
+
+    def _read_synset(self, off: int):
+        d = self._data
+        if not (0 <= off < len(d)) or (off > 0 and d[off - 1 : off] != b"\n"):
+            return None  # not the start of a line
+        end = d.find(b"\n", off)
+        line = d[off : end if end >= 0 else len(d)].decode("latin-1")
+        fields = line.split(" | ")[0].split()
+        if line.startswith(" ") or not fields or not fields[0].isdigit() or int(fields[0]) != off:
+            return None  # a licence header line, or not this synset
+        try:
+            return self._parse(fields)
+        except (IndexError, ValueError):
+            return None
+
+    @staticmethod
+    def _parse(fields: list[str]):
+        n_words = int(fields[3], 16)
+        words = [fields[4 + 2 * i].lower().split("(")[0] for i in range(n_words)]
+        k = 4 + 2 * n_words
+        n_ptr = int(fields[k])
+        ants, sims = set(), set()
+        for j in range(n_ptr):
+            sym, target = fields[k + 1 + 4 * j], int(fields[k + 2 + 4 * j])
+            if sym == "!":
+                ants.add(target)
+            elif sym == "&":
+                sims.add(target)
+        return words, ants, sims
+
+    def words_of(self, off: int) -> list[str]:
+        s = self.synset(off)
+        return s[0] if s else []
+
+    def antonyms(self, off: int) -> set[int]:
+        s = self.synset(off)
+        return s[1] if s else set()
+
+    def similar(self, off: int) -> set[int]:
+        s = self.synset(off)
+        return s[2] if s else set()
+
+    def _index_line(self, word: str) -> str | None:
+        """The line of ``index.POS`` for ``word`` (binary search over the sorted file), or None."""
+        try:
+            key = word.encode("latin-1")
+        except UnicodeEncodeError:
+            return None
+        if not key or b" " in key or b"\n" in key:
+            return None
+        m = self._index
+        lo, hi = 0, len(m)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            start = m.rfind(b"\n", lo, mid) + 1 or lo  # the start of the line holding byte `mid`
+            end = m.find(b"\n", start)
+            end = len(m) if end < 0 else end + 1
+            line = m[start:end]
+            head = line.split(b" ", 1)[0]
+            if line.startswith(b"  ") or head < key:  # licence header lines sort first
+                lo = end
+            elif head > key:
+                hi = start
+            else:
+                return line.decode("latin-1")
+        return None
+
+    def senses(self, word: str, max_senses: int | None = None) -> list[int]:
+        if word not in self._senses:
+            offs: list[int] = []
+            line = self._index_line(word) if self._index is not None else None
+            if line is not None:  # senses in order of frequency (wndb(5WN))
+                fields = line.split()
+                n_synsets, n_ptr = int(fields[2]), int(fields[3])
+                offs = [int(x) for x in fields[6 + n_ptr : 6 + n_ptr + n_synsets]]
+            self._senses[word] = offs
+        return self._senses[word][:max_senses]
 
     def cluster(self, off: int) -> set[int]:
         """A synset with its head (if a satellite) and all of that head's satellites."""
-        heads = {off} | self.similar.get(off, set())
-        return set().union(*({h} | self.similar.get(h, set()) for h in heads))
-
-    def senses(self, word: str, max_senses: int | None = None) -> list[int]:
-        return self.index.get(word, [])[:max_senses]
+        heads = {off} | self.similar(off)
+        return set().union(*({h} | self.similar(h) for h in heads))
 
     def opposite_synsets(self, word: str, max_senses: int | None = None) -> set[int]:
         """Synsets in the antonym clusters of the word's first ``max_senses`` senses."""
         out: set[int] = set()
         for off in self.senses(word, max_senses):
-            for h in {off} | self.similar.get(off, set()):
-                for a in self.antonyms.get(h, set()):
+            for h in {off} | self.similar(off):
+                for a in self.antonyms(h):
                     out |= self.cluster(a)
         return out
 
@@ -90,13 +151,17 @@ class _Synsets:
         return set().union(*(self.cluster(off) for off in self.senses(word, max_senses))) if self.senses(word, max_senses) else set()
 
 
+def _map(path: Path):
+    """A read-only memory map of a whole file (bytes-like: find, rfind, slicing)."""
+    import mmap
+
+    with open(path, "rb") as f:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
 @lru_cache(maxsize=None)
 def _pos(name: str) -> _Synsets:
     return _Synsets(wordnet_dir() / f"data.{name}", wordnet_dir() / f"index.{name}")
-
-
-def _key(word: str) -> str:
-    return word.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def _key(word: str) -> str:
@@ -119,7 +184,7 @@ def opposites(word: str, max_senses: int | None = None) -> set[str]:
     out: set[str] = set()
     for pos, (_, opp, _) in _sets(word, max_senses).items():
         for off in opp:
-            out.update(_pos(pos).words.get(off, []))
+            out.update(_pos(pos).words_of(off))
     return out - {_key(word)}
 
 

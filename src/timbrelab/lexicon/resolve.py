@@ -5,6 +5,10 @@ Which effect a descriptor drives (the README states the same rule):
 1. ``force_effect`` (the CLI's ``--eq WORD`` / ``--reverb WORD``) decides.
 2. A negated descriptor ("less muddy") drives the EQ, inverted. Reverb can be added, not removed,
    so a negated word only the reverb map knows ("less boomy") uses the EQ fallback, inverted.
+   A word asked for as the effect whose map lacks it — a reverb word as an EQ ("--eq church",
+   "less church", ``timbrelab curve church``) or an EQ word as a reverb — is still a known word: the
+   fallback predicts that effect for it and never refuses it as unknown (it is called with
+   ``known=`` the word's entry in the other map), and the resolution's note says which map it is in.
 3. A word in one map drives that effect. An English crowd EQ curve resting on fewer than
    ``MIN_CROWD_NUM`` (3) contributions (186 of the 294 English EQ words have only 2) is too thin to
    play alone: such a word is treated as unmapped for the EQ and goes to the fallback — in
@@ -74,7 +78,21 @@ def used_summary(used: list) -> str:
 
 
 class Fallback(Protocol):
-    def __call__(self, phrase: Phrase, effect: str | None) -> Resolution: ...
+    """Settings for a descriptor no map supplies for ``effect`` (None: the fallback chooses the effect).
+
+    ``known``: the word's entry in the *other* effect's map when it is asked for as an effect that map
+    lacks ("--eq church"); the fallback then predicts for it and must not refuse it as unknown.
+    A fallback written without the ``known`` parameter is still accepted (called without it).
+    """
+
+    def __call__(self, phrase: Phrase, effect: str | None, known: MapEntry | None = None) -> Resolution: ...
+
+
+def known_note(known: MapEntry, effect: str, how: str) -> str:
+    """The note of a resolution for a word asked for as the effect whose map lacks it."""
+    kind = {EQ: "an EQ", REVERB: "a reverb"}[known.effect]
+    setting = {EQ: "EQ curve", REVERB: "reverb setting"}[effect]
+    return f"'{known.word}' is {kind} word ({known.num} ratings) with no crowd {setting}: {how}"
 
 
 def _map_resolution(phrase: Phrase, entry: MapEntry, note: str = "") -> Resolution:
@@ -103,7 +121,7 @@ class NearestWordFallback:
             self._index[effect] = (entries, vecs)
         return self._index[effect]
 
-    def __call__(self, phrase: Phrase, effect: str | None) -> Resolution:
+    def __call__(self, phrase: Phrase, effect: str | None, known: MapEntry | None = None) -> Resolution:
         from timbrelab.lexicon.encoders import get_encoder
 
         q = get_encoder(self.encoder_name).encode([phrase.text])[0]
@@ -116,21 +134,23 @@ class NearestWordFallback:
         eff = max(best, key=lambda e: best[e][1][best[e][2][0]])
         entries, sims, order = best[eff]
         top = float(sims[order[0]])
-        if top < self.min_similarity:
+        if top < self.min_similarity and known is None:
+            shown = phrase.text if len(phrase.text) <= 40 else phrase.text[:39] + "…"  # one short line, whatever was typed
             raise UnknownWordError(
-                f"'{phrase.text}' is not in the crowd maps and no mapped word is close enough "
+                f"'{shown}' is not in the crowd maps and no mapped word is close enough "
                 f"(nearest: '{entries[order[0]].word}', similarity {top:.2f} < {self.min_similarity}); "
                 "see `timbrelab words --search`"
             )
-        keep = [i for i in order if sims[i] >= self.min_similarity]
-        w = np.array([sims[i] for i in keep])
+        keep = [i for i in order if sims[i] >= self.min_similarity] or [order[0]]  # (a known word may have no close neighbour)
+        w = np.maximum(np.array([sims[i] for i in keep]), 1e-6)
         w = w / w.sum()
         settings = np.average(np.array([entries[i].settings for i in keep]), axis=0, weights=w)
         if eff == REVERB:
             settings = blend_reverb_settings([entries[i].settings for i in keep], w)
         used = [{"word": entries[i].word, "similarity": round(float(sims[i]), 3), "weight": round(float(x), 3)} for i, x in zip(keep, w)]
+        how = f"blended its {len(keep)} nearest {eff.upper()} words"
         return Resolution(phrase=phrase, effect=eff, source="nearest", settings=tuple(float(x) for x in settings),
-                          used=used, support=top, note=f"not in the crowd maps: blended its {len(keep)} nearest {eff.upper()} words")
+                          used=used, support=top, note=known_note(known, eff, how) if known else f"not in the crowd maps: {how}")
 
 
 def blend_reverb_settings(settings_list, weights) -> np.ndarray:
@@ -174,22 +194,37 @@ def get_fallback() -> Fallback:
 _default_fallback: Fallback | None = None
 
 
+def _ask(fb: Callable, phrase: Phrase, effect: str | None, known: MapEntry | None) -> Resolution:
+    if known is not None:
+        import inspect
+
+        try:
+            inspect.signature(fb).bind(phrase, effect, known=known)
+        except (TypeError, ValueError):  # a fallback of the two-argument form
+            return fb(phrase, effect)
+        return fb(phrase, effect, known=known)
+    return fb(phrase, effect)
+
+
 def resolve(phrase: Phrase, force_effect: str | None = None, fallback: Callable | None = None) -> Resolution:
     """Settings for one descriptor, by the rules in the module docstring."""
-    e_eq = eq_map().lookup(phrase.text)
+    e_eq_any = eq_map().lookup(phrase.text)
+    e_eq = e_eq_any
     if e_eq is not None and e_eq.lang == "English" and e_eq.num < MIN_CROWD_NUM:
         e_eq = None  # too thin a crowd curve (rule 3): the fallback decides
     e_rv = reverb_map().lookup(phrase.text)
     fb = fallback or get_fallback()
+    # the word's entry in the other map, for an effect whose map lacks the word (rule 2)
+    other = {EQ: e_rv if e_eq_any is None else None, REVERB: e_eq_any if e_rv is None else None}
     if force_effect is not None:
         entry = e_eq if force_effect == EQ else e_rv
         if force_effect == REVERB and phrase.sign < 0:
             raise UnknownWordError(f"'{phrase.original}': reverb can be added, not removed")
-        return _map_resolution(phrase, entry, "chosen with --" + force_effect) if entry else fb(phrase, force_effect)
+        return _map_resolution(phrase, entry, "chosen with --" + force_effect) if entry else _ask(fb, phrase, force_effect, other[force_effect])
     if phrase.sign < 0:
         if e_eq is not None:
             return _map_resolution(phrase, e_eq, "negated: the opposite EQ curve")
-        r = fb(phrase, EQ)
+        r = _ask(fb, phrase, EQ, other[EQ])
         if e_rv is not None:
             r.note = f"'{e_rv.word}' is a reverb word and reverb cannot be removed: the opposite of the EQ curve predicted for it"
         return r

@@ -2,17 +2,18 @@
 
 Which effect an unmapped word drives, and whether it is refused, follow the lexicon's rule (the
 effect whose nearest mapped English word is more similar by MiniLM; refused below similarity 0.5,
-so "qwerty" stays an error). The settings then come from the shipped model for that effect, and the
-resolution says so (``source = "model"``), naming the model and, for reference, the nearest crowd words.
+so "qwerty" stays an error); a word asked for as the effect whose map lacks it ("--eq church") is
+never refused. The settings then come from the shipped model for that effect, and the resolution
+says so (``source = "model"``), naming the model and, for reference, the nearest crowd words.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from timbrelab.lexicon.maps import EQ, eq_map
+from timbrelab.lexicon.maps import EQ, MapEntry, eq_map
 from timbrelab.lexicon.parse import Phrase
-from timbrelab.lexicon.resolve import NearestWordFallback, Resolution
+from timbrelab.lexicon.resolve import NearestWordFallback, Resolution, known_note
 
 
 @lru_cache(maxsize=None)
@@ -35,8 +36,8 @@ class ModelFallback:
     def __init__(self):
         self.nearest = NearestWordFallback()
 
-    def __call__(self, phrase: Phrase, effect: str | None) -> Resolution:
-        near = self.nearest(phrase, effect)  # chooses the effect; refuses words unlike any mapped word
+    def __call__(self, phrase: Phrase, effect: str | None, known: MapEntry | None = None) -> Resolution:
+        near = self.nearest(phrase, effect, known=known)  # chooses the effect; refuses words unlike any mapped word
         if near.effect == EQ:
             model = eq_model()
             settings = tuple(float(x) for x in model.predict([phrase.text])[0])
@@ -47,6 +48,8 @@ class ModelFallback:
         note = "not in the crowd maps: predicted by a trained model"
         if near.effect == EQ and entry is not None:
             note = f"its crowd EQ curve rests on only {entry.num} ratings: predicted by the trained model, which learned from them"
+        if known is not None:
+            note = known_note(known, near.effect, f"predicted by the word2{near.effect} model")
         return Resolution(
             phrase=phrase, effect=near.effect, source="model", settings=settings,
             used=[{"model": f"word2{near.effect}", "method": model.name}] + [{**u, "role": "nearest crowd word (for reference)"} for u in near.used],

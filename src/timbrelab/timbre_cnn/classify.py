@@ -3,7 +3,12 @@
 The audio is cut into 128-frame log-mel windows (2.7 s at the paper's 12 kHz / hop 256); the clip's
 instrument probabilities are the mean of the windows' softmax outputs (as in the paper), and for a
 file longer than one window the result also has a timeline: the top instrument of every window.
-Files are read in chunks of ``CHUNK_WINDOWS`` windows, so memory stays bounded for long files.
+
+``classify_file`` streams: blocks of ``BLOCK_WINDOWS`` windows' worth of audio are decoded, turned
+into log-mel frames (``frontend.LogMelStream``) and cut into windows (``frontend.WindowStream``), and
+the model sees at most ``BATCH_WINDOWS`` windows at a time; only each window's 28 probabilities are
+kept. The frames and windows are exactly those of the whole file, so the result is the one
+``classify(read_audio(path))`` gives, and peak memory does not grow with the file's length.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from timbrelab.errors import AudioFileError, BadParameterError
 
 MODEL_NAME = "timbre_cnn"
 WEIGHTS_FILE = "timbre_cnn.safetensors"
-CHUNK_WINDOWS = 64
+BLOCK_WINDOWS = 2  # audio decoded per block, in windows (~5.5 s)
+BATCH_WINDOWS = 2  # windows per forward pass of the model (larger batches only cost memory on a CPU)
 
 
 def save_model(model, path, classes, extra: dict | None = None) -> None:
@@ -89,6 +95,11 @@ def _check_top(top: int, n: int) -> int:
     return top
 
 
+def _starts(n_windows: int, window_s: float, duration_s: float) -> list[float]:
+    """Start time of each window: every ``window_s``, the last one aligned to the end."""
+    return [min(i * window_s, max(0.0, duration_s - window_s)) for i in range(n_windows)]
+
+
 def classify(audio, sample_rate: int, top: int = 5, model=None) -> Classification:
     """Instrument probabilities of in-memory audio ``(channels, samples)`` at ``sample_rate``."""
     from timbrelab.timbre_cnn.data import clip_windows
@@ -100,18 +111,17 @@ def classify(audio, sample_rate: int, top: int = 5, model=None) -> Classificatio
 
     x = as_audio(audio)
     w = clip_windows(x, sample_rate, fe)
-    probs = window_probabilities(model, w)
+    probs = window_probabilities(model, w, batch_size=BATCH_WINDOWS)
     hop_s = fe.frames * fe.hop / fe.sample_rate
     duration = x.shape[1] / sample_rate
-    starts = [min(i * hop_s, max(0.0, duration - hop_s)) for i in range(len(w))]
-    return _summarise(probs, starts, hop_s, duration, classes, top)
+    return _summarise(probs, _starts(len(w), hop_s, duration), hop_s, duration, classes, top)
 
 
 def classify_file(path, top: int = 5, model=None) -> Classification:
-    """Classify an audio file of any length, read in chunks (bounded memory)."""
+    """Classify an audio file of any length, streamed (memory does not grow with its length)."""
     from timbrelab import audio as aio
-    from timbrelab.timbre_cnn.data import clip_windows
     from timbrelab.timbre_cnn.evaluate import window_probabilities
+    from timbrelab.timbre_cnn.frontend import LogMelStream, WindowStream
 
     model, fe, classes = model or _shipped()
     top = _check_top(top, len(classes))
@@ -119,16 +129,22 @@ def classify_file(path, top: int = 5, model=None) -> Classification:
     if inf.frames == 0:
         raise AudioFileError(f"{Path(path).name}: the file holds no audio")
     window_s = fe.frames * fe.hop / fe.sample_rate
-    chunk_frames = int(CHUNK_WINDOWS * window_s * inf.sample_rate)
-    probs, starts, offset = [], [], 0
-    for block in aio.iter_blocks(path, chunk_frames):
-        n = block.shape[1]
-        if n < 0.25 * window_s * inf.sample_rate and probs:  # a short remainder: already covered by the previous windows
-            break
-        w = clip_windows(block, inf.sample_rate, fe)
-        p = window_probabilities(model, w)
-        dur = n / inf.sample_rate
-        probs.append(p)
-        starts += [offset / inf.sample_rate + min(i * window_s, max(0.0, dur - window_s)) for i in range(len(w))]
-        offset += n
-    return _summarise(np.concatenate(probs), starts, window_s, inf.frames / inf.sample_rate, classes, top)
+    block_frames = max(1, int(BLOCK_WINDOWS * window_s * inf.sample_rate))
+    mel = LogMelStream(inf.sample_rate, inf.channels, fe)
+    cut = WindowStream(fe.n_mels, fe.frames, fe.silence_value)
+    probs, pending = [], []
+
+    def run(windows, final=False):
+        pending.extend(windows)
+        while len(pending) >= BATCH_WINDOWS or (final and pending):
+            batch = np.stack(pending[:BATCH_WINDOWS])
+            del pending[:BATCH_WINDOWS]
+            probs.append(window_probabilities(model, batch, batch_size=BATCH_WINDOWS))
+
+    for block in aio.iter_blocks(path, block_frames):
+        run(cut.push(mel.process(block)))
+    run(cut.push(mel.flush()))
+    run(cut.finish(), final=True)
+    p = np.concatenate(probs)
+    duration = inf.frames / inf.sample_rate
+    return _summarise(p, _starts(len(p), window_s, duration), window_s, duration, classes, top)

@@ -26,6 +26,10 @@ Pieces:
   rate: down-mix to mono, resample with ``timbrelab.audio.resample``, run ``LogMel``.
 - ``windows(logmel, frames, hop_frames)``: cut ``(n_mels, n_frames)`` into ``(n_windows, n_mels,
   frames)``; clip-level predictions average the model's outputs over these windows.
+- ``LogMelStream`` and ``WindowStream``: the same frames and windows for audio fed block by block
+  (a file of any length in bounded memory): down-mix, streaming resampler (soxr's stream gives the
+  one-shot resampler's samples exactly), STFT frames as soon as their samples are in, windows as soon
+  as their frames are in; the last window aligned to the end as ``windows`` does.
 - ``Standardizer``: per-mel-band zero mean / unit variance with statistics held as buffers, so they
   are saved and loaded with the model's weights.
 """
@@ -183,13 +187,21 @@ class LogMel(nn.Module):
             raise BadParameterError(f"LogMel takes float audio, got {audio.dtype}")
         if not bool(torch.isfinite(audio).all()):
             raise AudioFileError("log-mel: the audio contains NaN or infinite samples")
+        return self._log_mel(audio, center=True)
+
+    def _log_mel(self, audio: torch.Tensor, center: bool) -> torch.Tensor:
         c = self.config
         spec = torch.stft(
-            audio.to(self.window.dtype), c.n_fft, c.hop, window=self.window, center=True,
+            audio.to(self.window.dtype), c.n_fft, c.hop, window=self.window, center=center,
             pad_mode="constant", return_complex=True,
         ).abs()
         mel = torch.matmul(self.filterbank, spec)
         return torch.log(mel + c.log_offset)
+
+    def frames(self, padded: torch.Tensor) -> torch.Tensor:
+        """Frames of an already padded signal ``(batch, samples)`` (no centring): frame t covers
+        ``padded[t·hop : t·hop + n_fft]``. With ``n_fft // 2`` zeros on each side this is ``forward``."""
+        return self._log_mel(padded, center=False)
 
     def extra_repr(self) -> str:
         c = self.config
@@ -218,6 +230,71 @@ def log_mel(audio, sample_rate: int, config: FrontEndConfig | None = None) -> np
     with torch.no_grad():
         out = _logmel_module(config)(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
     return out[0].numpy()
+
+
+class LogMelStream:
+    """``log_mel`` of audio that arrives in blocks: ``process(block)`` returns the frames complete so
+    far, ``flush()`` the rest; together they equal ``log_mel`` of the whole signal (same down-mix,
+    same resampled samples, same frames), holding only about one block at a time.
+
+    ``block``: ``(channels, n)`` audio at ``sample_rate`` (float32, or anything ``as_audio`` takes).
+    """
+
+    def __init__(self, sample_rate: int, channels: int, config: FrontEndConfig | None = None):
+        from timbrelab.audio import StreamResampler
+
+        self.config = config or FrontEndConfig()
+        self.sample_rate = check_sample_rate(sample_rate)
+        self.channels = int(channels)
+        self._resampler = StreamResampler(self.sample_rate, self.config.sample_rate, 1) if self.sample_rate != self.config.sample_rate else None
+        self._pad = self.config.n_fft // 2
+        self._buf = np.zeros(self._pad, np.float32)  # the centred STFT's left zero padding, then samples not yet framed
+        self.samples = 0  # samples fed to the STFT (at the front end's rate)
+        self.frames_out = 0
+
+    def _mono(self, block) -> np.ndarray:
+        x = as_audio(block)
+        x = x.mean(axis=0, keepdims=True) if x.shape[0] > 1 else x
+        return x
+
+    def _frames(self, final: bool) -> np.ndarray:
+        c = self.config
+        n = len(self._buf)
+        if final:
+            k = 1 + self.samples // c.hop - self.frames_out  # as many as the centred STFT of the whole signal has
+        else:
+            k = (n - c.n_fft) // c.hop + 1 if n >= c.n_fft else 0
+        if k <= 0:
+            return np.zeros((c.n_mels, 0), np.float32)
+        used = (k - 1) * c.hop + c.n_fft
+        with torch.no_grad():
+            out = _logmel_module(c).frames(torch.from_numpy(np.ascontiguousarray(self._buf[:used]))[None])[0].numpy()
+        self._buf = self._buf[k * c.hop :]
+        self.frames_out += k
+        return out
+
+    def process(self, block) -> np.ndarray:
+        """Frames ``(n_mels, k)`` completed by this block (k may be 0)."""
+        x = self._mono(block)
+        if self._resampler is not None:
+            x = self._resampler.process(x)
+        return self._push(x[0])
+
+    def _push(self, x: np.ndarray) -> np.ndarray:
+        if len(x):
+            self._buf = np.concatenate([self._buf, np.asarray(x, np.float32)])
+            self.samples += len(x)
+        return self._frames(final=False)
+
+    def flush(self) -> np.ndarray:
+        """The remaining frames (the right edge of the centred STFT). Raises AudioFileError if the
+        stream held no sample at the front end's rate."""
+        parts = [self._push(self._resampler.flush()[0])] if self._resampler is not None else []
+        if self.samples == 0:
+            raise AudioFileError(f"log-mel: the audio is too short to resample to {self.config.sample_rate} Hz")
+        self._buf = np.concatenate([self._buf, np.zeros(self._pad, np.float32)])
+        parts.append(self._frames(final=True))
+        return np.concatenate(parts, axis=1)
 
 
 def n_frames_for(n_samples: int, config: FrontEndConfig | None = None) -> int:
@@ -266,6 +343,52 @@ def windows(logmel, frames: int = 128, hop_frames: int | None = None, pad_value:
         out = logmel[:, torch.from_numpy(idx).to(logmel.device)]
         return out.permute(1, 0, 2).contiguous()
     return np.ascontiguousarray(logmel[:, idx].transpose(1, 0, 2))
+
+
+class WindowStream:
+    """``windows(logmel, frames)`` (no overlap) for frames that arrive in pieces: ``push(frames)``
+    returns the windows completed so far, ``finish()`` the last one — aligned to the end when the
+    hops do not land on it, or the padded single window of a short clip — exactly as ``windows`` cuts
+    the whole spectrogram. Holds at most about ``2 × frames`` frames.
+    """
+
+    def __init__(self, n_mels: int, frames: int = 128, pad_value: float | None = None):
+        self.n_mels, self.frames = int(n_mels), int(frames)
+        self.pad_value = FrontEndConfig().silence_value if pad_value is None else float(pad_value)
+        self._buf = np.zeros((self.n_mels, 0), np.float32)
+        self._buf_start = 0  # index of the buffer's first frame
+        self.total = 0  # frames pushed
+        self._next = 0  # start of the next non-overlapping window
+        self._last_start: int | None = None
+        self.held_max = 0  # most frames held at once (for tests of bounded memory)
+
+    def push(self, logmel: np.ndarray) -> np.ndarray:
+        f = self.frames
+        if logmel.shape[1]:
+            self._buf = np.concatenate([self._buf, logmel], axis=1) if self._buf.shape[1] else np.asarray(logmel)
+            self.total += logmel.shape[1]
+        self.held_max = max(self.held_max, self._buf.shape[1])
+        out = []
+        while self._next + f <= self.total:
+            a = self._next - self._buf_start
+            out.append(self._buf[:, a : a + f])
+            self._last_start = self._next
+            self._next += f
+        keep = max(self._buf_start, min(self._next, self.total - f))
+        self._buf = self._buf[:, keep - self._buf_start :]
+        self._buf_start = keep
+        return np.stack(out) if out else np.zeros((0, self.n_mels, f), np.float32)
+
+    def finish(self) -> np.ndarray:
+        f, n = self.frames, self.total
+        if n == 0:
+            raise AudioFileError("windows: the log-mel spectrogram has no frames")
+        if n < f:
+            return np.pad(self._buf, ((0, 0), (0, f - n)), constant_values=self.pad_value)[None]
+        if self._last_start != n - f:
+            a = n - f - self._buf_start
+            return self._buf[:, a : a + f][None]
+        return np.zeros((0, self.n_mels, f), np.float32)
 
 
 # ------------------------------------------------------------------------------------ standardizer

@@ -54,3 +54,4 @@ def test_sections_are_registered_for_growth():
     assert list(S.SECTIONS) == ["apply", "classify"]
     for s in S.SECTIONS.values():
         assert callable(s.measure) and callable(s.table)
+    assert "model_word_time_ratio_vs_map_word" in S.SECTIONS["apply"].headline and S.SECTIONS["classify"].headline == ("classify_peak_rss_mb",)

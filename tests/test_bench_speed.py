@@ -55,3 +55,22 @@ def test_sections_are_registered_for_growth():
     for s in S.SECTIONS.values():
         assert callable(s.measure) and callable(s.table)
     assert "model_word_time_ratio_vs_map_word" in S.SECTIONS["apply"].headline and S.SECTIONS["classify"].headline == ("classify_peak_rss_mb",)
+
+
+def test_a_small_run_writes_its_report(tmp_path):
+    """The classify section on the 10 s file only (the full bench takes about a minute)."""
+    assert S.main(["--only", "classify", "--classify-max-s", "10", "--out", str(tmp_path)]) == 0
+    r = json.loads((tmp_path / "bench_speed.json").read_text())
+    assert list(r["classify_peak_rss_mb"]) == ["10 s"] and r["targets_met"] == {"classify_memory_flat": True}
+    assert r["provenance"]["command"] == "timbrelab bench speed --only classify --classify-max-s 10 --out " + str(tmp_path)
+    assert (tmp_path / "bench_speed.md").exists() and (tmp_path / "bench_speed.png").exists()
+
+
+def test_help_has_a_paragraph_and_examples():
+    import argparse
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    S.register(sub)
+    p = sub.choices["speed"]
+    assert len(p.description.split()) >= 15 and p.epilog.startswith("examples:")
+    assert 2 <= sum(line.strip().startswith("timbrelab bench speed") for line in p.epilog.splitlines()) <= 5

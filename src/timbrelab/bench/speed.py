@@ -232,9 +232,27 @@ SECTIONS = {
 }
 
 
+DESCRIPTION = (
+    "Time what a user waits for, each run a fresh `timbrelab` process: `apply` on the bundled clip with a crowd-map "
+    "word, a thin map word and a new word played from the word → EQ model, and a refused word (median of --repeats "
+    "runs), and `classify` on 10 s, 3 min and 20 min files; report wall time, peak memory and the targets of issue #8. "
+    "Writes JSON (with provenance), a markdown table and a PNG."
+)
+EPILOG = (
+    "examples:\n"
+    "  timbrelab bench speed                               # the README's table (~1 min)\n"
+    "  timbrelab bench speed --only apply --repeats 9      # words only, more repeats\n"
+    "  timbrelab bench speed --only classify --classify-max-s 180\n"
+)
+
+
 def register(sub) -> None:
-    p = sub.add_parser("speed", help="wall time and peak memory of apply (map, model, new, refused words) and classify (10 s … 20 min)",
-                       description=__doc__.split("\n\n")[0])
+    p = sub.add_parser(
+        "speed",
+        help="wall time and peak memory of apply (map, model, new, refused words) and classify (10 s … 20 min)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+    )
     add_arguments(p)
     p.set_defaults(func=run)
 
@@ -339,7 +357,7 @@ def plot(result: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m timbrelab.bench.speed [options]``: the same as ``timbrelab bench speed``."""
-    p = argparse.ArgumentParser(prog="timbrelab bench speed", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="timbrelab bench speed", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
     argv = sys.argv[1:] if argv is None else argv
     return run(p.parse_args(argv), argv)

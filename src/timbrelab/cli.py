@@ -28,6 +28,7 @@ BENCH_MODULES = [
     "timbrelab.bench.word2eq",
     "timbrelab.bench.word2reverb",
     "timbrelab.bench.timbre_cnn",
+    "timbrelab.bench.speed",
 ]
 
 

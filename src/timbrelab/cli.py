@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "timbrelab.commands.demo",
     "timbrelab.commands.render",
     "timbrelab.commands.classify",
+    "timbrelab.commands.train",
 ]
 #: benchmark modules (each has register(bench_subparsers))
 BENCH_MODULES = [

@@ -39,7 +39,7 @@ def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress:
     import matplotlib
 
     matplotlib.use("Agg")
-    from timbrelab.dsp.eq import check_amount
+    from timbrelab.dsp.amount import check_amount
     from timbrelab.dsp.reverb import MAX_REVERB_AMOUNT
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_dir

@@ -26,7 +26,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from timbrelab import audio as aio
-from timbrelab.dsp.eq import GraphicEQ, N_BANDS, check_amount
+from timbrelab.dsp.amount import check_amount
+from timbrelab.dsp.eq import GraphicEQ, N_BANDS
 from timbrelab.dsp.loudness import LoudnessMeter
 from timbrelab.dsp.reverb import MAX_REVERB_AMOUNT, Reverb, ReverbSettings
 from timbrelab.errors import AudioFileError, BadParameterError

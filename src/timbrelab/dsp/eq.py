@@ -20,6 +20,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy.interpolate import PchipInterpolator
 
+from timbrelab.dsp.amount import MAX_EQ_AMOUNT, check_amount  # noqa: F401  (re-exported: GraphicEQ's amount)
 from timbrelab.errors import BadParameterError
 from timbrelab.dsp.stream import FIRStream, run_stream
 
@@ -31,26 +32,12 @@ BAND_CENTERS_HZ = np.array(
     dtype=np.float64,
 )
 N_BANDS = len(BAND_CENTERS_HZ)
-#: |amount| above this is refused: 2 = twice the crowd's curve is already a strong effect
-MAX_EQ_AMOUNT = 2.0
 #: largest gain of a single band after scaling (dB); bigger asks are refused, not silently cut
 MAX_BAND_GAIN_DB = 36.0
 #: bands closer than this fraction of Nyquist are dropped (a peaking band cannot sit at Nyquist)
 NYQUIST_MARGIN = 0.95
 #: Q of the SocialEQ / Audealize peaking bands (for comparisons with biquad EQs)
 EQ_Q_FACTOR = 4.31
-
-
-def check_amount(amount, name: str = "amount", low: float = -MAX_EQ_AMOUNT, high: float = MAX_EQ_AMOUNT) -> float:
-    """Validate an effect amount; raise BadParameterError for NaN, wrong type or out of range."""
-    if isinstance(amount, bool) or not isinstance(amount, (int, float, np.integer, np.floating)):
-        raise BadParameterError(f"{name} must be a number, got {amount!r}")
-    amount = float(amount)
-    if not np.isfinite(amount) or not (low <= amount <= high):
-        raise BadParameterError(
-            f"{name} {amount:g} is out of range: use {low:g} … {high:g} (1 = the crowd's setting, 0 = bypass)"
-        )
-    return amount
 
 
 def _active_bands(sample_rate: int) -> np.ndarray:

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-from timbrelab.dsp.eq import check_amount
+from timbrelab.dsp.amount import check_amount
 from timbrelab.dsp.stream import run_stream
 from timbrelab.errors import BadParameterError
 
@@ -45,6 +45,22 @@ ALLPASS_GAIN = 0.1
 ALLPASS_BASE_S = 0.016  # the node's 10 ms minimum delay + 6 ms
 MAX_REVERB_AMOUNT = 2.0
 MAX_RT_S = 30.0
+
+
+def decay_time_s(d_s, g):
+    """Reverberation time of the comb bank, ``d·ln(0.001)/ln(g)`` (seconds to decay 60 dB); the one home
+    of this formula. Scalars (math) or arrays (numpy)."""
+    if np.ndim(d_s) == 0 and np.ndim(g) == 0:
+        return float(d_s) * math.log(0.001) / math.log(float(g))
+    return np.asarray(d_s) * np.log(0.001) / np.log(g)
+
+
+def comb_gain(d_s, rt_s):
+    """The comb gain that decays 60 dB in ``rt_s`` seconds at delay ``d_s``: ``0.001^(d/rt)`` (inverse of
+    :func:`decay_time_s`)."""
+    if np.ndim(d_s) == 0 and np.ndim(rt_s) == 0:
+        return 0.001 ** (float(d_s) / float(rt_s))
+    return 0.001 ** (np.asarray(d_s) / np.asarray(rt_s))
 
 
 def prev_prime(n: int) -> int:
@@ -101,7 +117,7 @@ class ReverbSettings:
     @property
     def rt60_s(self) -> float:
         """Reverberation time ``d·ln(0.001)/ln(g)`` (seconds to decay 60 dB)."""
-        return min(MAX_RT_S, self.d_s * math.log(0.001) / math.log(self.g))
+        return min(MAX_RT_S, decay_time_s(self.d_s, self.g))
 
 
 def _chunked_recursion(x_ext: np.ndarray, y_ext: np.ndarray, delay: int, gain: float, n: int, ff: float = 0.0) -> None:
@@ -122,7 +138,7 @@ class ReverbStream:
         self.channels = channels
         rt = s.rt60_s
         self.comb_delays = [prev_prime(s.d_s * (15 - i) / 15 * sample_rate) for i in range(6)]
-        self.comb_gains = [0.001 ** ((dl / sample_rate) / rt) for dl in self.comb_delays]
+        self.comb_gains = [comb_gain(dl / sample_rate, rt) for dl in self.comb_delays]
         energy = sum(1.0 / (1.0 - g * g) for g in self.comb_gains)
         self.comb_norm = 1.0 / math.sqrt(energy)
         self.ap_delays = [

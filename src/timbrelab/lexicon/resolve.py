@@ -32,6 +32,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from timbrelab.dsp.reverb import comb_gain, decay_time_s
 from timbrelab.errors import UnknownWordError
 from timbrelab.lexicon.maps import EQ, REVERB, MapEntry, eq_map, get_map, reverb_map
 from timbrelab.lexicon.parse import Phrase
@@ -159,10 +160,10 @@ def blend_reverb_settings(settings_list, weights) -> np.ndarray:
     w = np.asarray(weights, np.float64)
     w = w / w.sum()
     d, g, m, f, E = s[:, 0], s[:, 1], s[:, 2], s[:, 3], s[:, 4]
-    rt = d * np.log(0.001) / np.log(g)
+    rt = decay_time_s(d, g)
     d_b = float(np.exp(w @ np.log(d)))
     rt_b = float(np.exp(w @ np.log(rt)))
-    g_b = float(0.001 ** (d_b / rt_b))
+    g_b = float(comb_gain(d_b, rt_b))
     wetdry = float(w @ s[:, 5]) if s.shape[1] > 5 else 1.0
     return np.array([d_b, g_b, float(w @ m), float(np.exp(w @ np.log(f))), float(w @ E), wetdry])
 

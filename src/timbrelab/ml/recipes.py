@@ -1,0 +1,86 @@
+"""Recipes as data: one TOML file per shipped model says how it is trained.
+
+A recipe (``timbrelab/recipes/NAME.toml``, or any file given with ``--recipe``)::
+
+    [model]
+    name = "word2eq"                                   # registry name (the manifest key)
+    loader = "timbrelab.word2fx.eq:EQWordModel"        # from_checkpoint builds it
+    trainer = "timbrelab.word2fx.eq:train_recipe"      # trainer(recipe, progress) -> Trained
+
+    [data]
+    description = "SocialEQ English contributions …"
+
+    [train]                                            # the trainer's own settings
+    method = "glove+minilm-wordnet-kernel"
+    seed = 0
+
+``--set train.seed=1`` overrides a value (parsed as TOML: numbers, booleans, strings, lists).
+The resolved recipe is written into the run's ``run.json`` and from there into the manifest.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from timbrelab.errors import BadParameterError
+
+
+@dataclass
+class Trained:
+    """What a trainer returns: the checkpoint and the metrics measured while training."""
+
+    checkpoint: object  # timbrelab.ml.checkpoint.Checkpoint
+    metrics: dict = field(default_factory=dict)
+
+
+def recipes_dir() -> Path:
+    return Path(str(resources.files("timbrelab").joinpath("recipes")))
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in recipes_dir().glob("*.toml"))
+
+
+def load_recipe(name: str | None = None, path=None, overrides=()) -> dict:
+    """The recipe named ``name`` (shipped) or read from ``path``, with ``KEY=VALUE`` overrides applied."""
+    if path is None:
+        if name is None:
+            raise BadParameterError("give a model name or --recipe FILE")
+        path = recipes_dir() / f"{name}.toml"
+        if not path.exists():
+            raise BadParameterError(f"no recipe for '{name}' (known: {', '.join(names())}); or give --recipe FILE")
+    try:
+        recipe = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BadParameterError(f"cannot read recipe {path}: {exc}") from None
+    for section, keys in (("model", ("name", "loader", "trainer")), ("data", ("description",))):
+        for k in keys:
+            if k not in recipe.get(section, {}):
+                raise BadParameterError(f"recipe {path}: [{section}] {k} is missing")
+    if name is not None and recipe["model"]["name"] != name:
+        raise BadParameterError(f"recipe {path} trains '{recipe['model']['name']}', not '{name}'")
+    return apply_overrides(recipe, overrides)
+
+
+def apply_overrides(recipe: dict, overrides) -> dict:
+    out = copy.deepcopy(recipe)
+    for item in overrides:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip():
+            raise BadParameterError(f"--set {item!r}: use SECTION.KEY=VALUE, e.g. train.seed=1")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw  # a bare word: a string
+        *path, last = key.strip().split(".")
+        d = out
+        for p in path:
+            d = d.setdefault(p, {})
+            if not isinstance(d, dict):
+                raise BadParameterError(f"--set {item!r}: {p} is not a section")
+        d[last] = value
+    return out

@@ -14,6 +14,11 @@ classification of a few short files (``tests/test_classify_stream.py``), recorde
 all-MiniLM-L6-v2 sentence embeddings that sentence-transformers gives a few dozen texts, for the
 test of timbrelab's own (numpy) MiniLM forward.
 
+``python scripts/record_reference.py mlp`` → ``tests/data/mlp_reference.npz``: the weights, best epoch and
+validation history of the word → effect MLP (``word2fx.models.MLPRegressor``) on three small seeded
+cases (early stopping, a PCA head, no validation), recorded from its own hand-written training loop
+before it moved onto ``timbrelab.ml.train.fit`` (the test asks for bit-identical weights).
+
 ``python scripts/record_reference.py wordnet`` → ``tests/data/wordnet_reference.npz``: WordNet
 relations (max_senses 5 and all senses) of the reference words against the word → EQ model's
 training words, and ``opposites`` of a few words, recorded while ``lexicon.wordnet`` parsed the
@@ -168,10 +173,49 @@ def record_wordnet() -> None:
     print(f"wrote {out} ({len(queries)} × {len(train)} relations)")
 
 
+MLP_CASES = {  # name -> MLPConfig overrides; every case: 120 examples of 16-d inputs, 6 targets, seeded
+    "early_stopping": {"hidden": (24, 12), "max_epochs": 300, "patience": 6, "lr": 0.5, "seed": 3},
+    "pca_head": {"hidden": (16,), "max_epochs": 15, "patience": 40, "pca_components": 3, "seed": 1},
+    "no_validation": {"hidden": (20, 10), "max_epochs": 12, "batch_size": 8, "seed": 0},
+}
+
+
+def mlp_case(name: str):
+    """``(regressor, fit kwargs)`` of one MLP reference case (data from a fixed numpy seed)."""
+    from timbrelab.word2fx.models import MLPConfig, MLPRegressor
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(120, 16)).astype(np.float32)
+    Y = 1 / (1 + np.exp(-(X[:, :6] + 0.3 * rng.normal(size=(120, 6)))))
+    w = rng.uniform(0.2, 1.0, size=120)
+    kw = {"sample_weight": w}
+    if name != "no_validation":
+        kw.update(X_val=X[:30] + 0.1, Y_val=Y[:30])
+    return MLPRegressor(MLPConfig(**{**MLP_CASES[name], "lr_decay_every": 50})), X, Y, kw
+
+
+def record_mlp() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    arrays = {}
+    for name in MLP_CASES:
+        model, X, Y, kw = mlp_case(name)
+        model.fit(X, Y, **kw)
+        for k, v in model.net_.state_dict().items():
+            arrays[f"{name}/{k}"] = v.detach().numpy().copy()
+        arrays[f"{name}/best_epoch"] = np.array(model.best_epoch_)
+        arrays[f"{name}/history"] = np.array(model.history_, np.float64)
+        arrays[f"{name}/predict"] = model.predict(X[:10])
+    out = DATA / "mlp_reference.npz"
+    np.savez_compressed(out, commit=np.array(_commit()), **arrays)
+    print(f"wrote {out} ({len(MLP_CASES)} cases)")
+
+
 def main(argv=None) -> int:
-    what = (argv if argv is not None else sys.argv[1:]) or ["words", "classify", "minilm", "wordnet"]
+    what = (argv if argv is not None else sys.argv[1:]) or ["words", "classify", "minilm", "wordnet", "mlp"]
     for w in what:
-        {"words": record_words, "classify": record_classify, "minilm": record_minilm, "wordnet": record_wordnet}[w]()
+        {"words": record_words, "classify": record_classify, "minilm": record_minilm, "wordnet": record_wordnet, "mlp": record_mlp}[w]()
     return 0
 
 

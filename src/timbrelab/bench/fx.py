@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -117,6 +116,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from timbrelab.dsp.eq import BAND_CENTERS_HZ, EQ_Q_FACTOR, GraphicEQ, response_at
+    from timbrelab.bench.provenance import report_provenance
     from timbrelab.dsp.reverb import Reverb, ReverbSettings
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text, save_figure
@@ -174,8 +174,8 @@ def run(args) -> int:
 
     result = {
         "benchmark": "fx",
-        "command": "timbrelab bench fx " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "fx"] else "timbrelab bench fx",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(), "numpy": np.__version__, "pedalboard": getattr(pb, "__version__", "?")},
+        "provenance": report_provenance("fx", args, packages=("pedalboard", "scipy")),
+        "repeats": args.repeats,
         "audio": {"duration_s": dur, "sample_rate": sr, "channels": 2, "signal": "white noise, seed 0"},
         "eq_curve": f"crowd curve '{EQ_WORD}'",
         "eq_time_s": t_eq,
@@ -232,5 +232,6 @@ def markdown_table(r: dict) -> str:
         f"| streaming {r['stream_duration_s'] / 60:g} min file, '{r['stream_description']}', peak memory | {r['stream_peak_rss_mb']:.0f} MB (goal < 500) | | |",
         f"| streaming time (decode, EQ, reverb, 2 passes, encode) | {r['stream_time_s']:.1f} s ({r['stream_realtime_factor']:.0f}× real time) | | |",
     ]
-    m = r["machine"]
-    return "\n".join(rows) + f"\n\nMachine: {m['cpus']} CPUs, Python {m['python']}, numpy {m['numpy']}, pedalboard {m['pedalboard']}.\n"
+    from timbrelab.bench.provenance import markdown_footer
+
+    return "\n".join(rows) + "\n\n" + markdown_footer(r["provenance"]) + "\n"

@@ -269,7 +269,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args, argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from timbrelab.bench.provenance import command_line, markdown_footer, provenance
+    from timbrelab.bench.provenance import report_provenance
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
 
@@ -278,7 +278,7 @@ def run(args, argv: list[str] | None = None) -> int:
     names = args.only or list(SECTIONS)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = {"benchmark": "speed", "provenance": provenance(command_line("speed", argv), packages=("timbrelab", "numpy", "torch", "scipy", "soundfile")),
+    result = {"benchmark": "speed", "provenance": report_provenance("speed", args, argv, packages=("scipy", "soundfile")),
               "sections": names, "targets": {}, "targets_met": {}}
     bar = tqdm(desc="bench speed", unit="run", bar_format="{desc}: {elapsed} {postfix}")
     t0 = time.perf_counter()

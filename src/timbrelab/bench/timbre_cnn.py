@@ -16,9 +16,6 @@ and at another velocity, (3) real recordings from Debian packages
 from __future__ import annotations
 
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -80,6 +77,7 @@ def run(args) -> int:
     import torch
     from tqdm import tqdm
 
+    from timbrelab.bench.provenance import report_provenance
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
     from timbrelab.sounds.datasets import build, spec_dict
@@ -138,8 +136,7 @@ def run(args) -> int:
 
     result = {
         "benchmark": "timbre-cnn",
-        "command": "timbrelab bench timbre-cnn" + ("" if sys.argv[1:3] != ["bench", "timbre-cnn"] else " " + " ".join(sys.argv[3:])).rstrip(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+        "provenance": report_provenance("timbre-cnn", args, torch_threads=torch.get_num_threads()),
         "classes": list(TD.CLASSES),
         "data": {k: {"spec": spec_dict(s), "clips": len(built[k])} for k, s in specs.items()},
         "windows": {"train": int(len(train.X)), "validation": int(len(val.X)), **{k: int(len(w.X)) for k, w in tests.items()}},
@@ -162,7 +159,7 @@ def run(args) -> int:
                             for n in results if n.startswith("small-rect")],
         }
     if args.ship and not args.quick:
-        result["shipped"] = ship(models[selected], selected, results[selected], result["command"])
+        result["shipped"] = ship(models[selected], selected, results[selected], result["provenance"]["command"])
     md = markdown_table(result)
     _plot(result, out_dir)
     atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
@@ -201,10 +198,13 @@ def markdown_table(r: dict) -> str:
     c = r["clips"]
     lines += ["", f"Data: {len(r['classes'])} classes; training {c['train']} clips ({r['windows']['train']} windows) + validation {c['validation']} clips from FluidR3_GM + TimGM6mb; "
               f"tests: {c['notes']} MuseScore_General notes, {c['mixes']} mixtures of 2–3 MuseScore phrases (threshold 0.2), {c.get('real', 0)} real recordings. "
-              f"Total run time {r['seconds']['total'] / 60:.1f} min on {r['machine']['cpus']} CPUs."]
+              f"Total run time {r['seconds']['total'] / 60:.1f} min."]
     if "goal" in r:
         for g in r["goal"]["comparisons"]:
             lines.append(f"Goal vs {g['small_rect']}: multi-layer macro-F1 {g['multi_layer_macro_f1']:.3f} vs {g['small_rect_macro_f1']:.3f}, parameters ×{g['param_ratio']:.2f} — {'met' if g['met'] else 'not met'}.")
+    from timbrelab.bench.provenance import markdown_footer
+
+    lines += ["", markdown_footer(r["provenance"])]
     return "\n".join(lines) + "\n"
 
 

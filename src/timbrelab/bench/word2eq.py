@@ -10,9 +10,6 @@ one with the lowest *validation* MAE (inner split of the training words) — nev
 from __future__ import annotations
 
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -62,13 +59,11 @@ def register(sub) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
+    from timbrelab.bench.provenance import report_provenance
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
     from timbrelab.word2fx import eq as W
 
-    import torch
-
-    torch.set_num_threads(1)  # tiny MLPs: one thread is as fast and does not fight other work for the cores
     all_methods = W.methods()
     if args.list:
         for m in all_methods.values():
@@ -85,14 +80,21 @@ def run(args) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = Path(args.json) if args.json else out_dir / "bench_word2eq.json"
 
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny MLPs: one thread is as fast and does not fight other work for the cores
     t0 = time.perf_counter()
     cache: dict = {}
     results = []
-    bar = tqdm(total=4 * len(names), desc="bench word2eq", unit="fold")
-    for n in names:
-        bar.set_postfix_str(n)
-        results.append(W.run_method(all_methods[n], cache=cache, progress=bar.update))
-    bar.close()
+    try:
+        bar = tqdm(total=4 * len(names), desc="bench word2eq", unit="fold")
+        for n in names:
+            bar.set_postfix_str(n)
+            results.append(W.run_method(all_methods[n], cache=cache, progress=bar.update))
+        bar.close()
+    finally:
+        torch.set_num_threads(threads)  # as it was: a bench run in-process leaves no global switch behind
     human = W.human_reference_folds()
     diagnostics = _diagnostics()
     # ensembles have no validation predictions of their own: reported, never selected
@@ -101,8 +103,7 @@ def run(args) -> int:
     best_test = min(results, key=lambda r: r["mae_db_mean"])
     result = {
         "benchmark": "word2eq",
-        "command": "timbrelab bench word2eq" + ("" if sys.argv[1:3] != ["bench", "word2eq"] else " " + " ".join(sys.argv[3:])).rstrip(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "provenance": report_provenance("word2eq", args, torch_threads=1),
         "protocol": W.__doc__.split("Metrics")[0].strip(),
         "protocol_differences": PROTOCOL_DIFFERENCES,
         "seconds": round(time.perf_counter() - t0, 1),
@@ -125,6 +126,8 @@ def run(args) -> int:
 
 
 def markdown_table(r: dict) -> str:
+    from timbrelab.bench.provenance import markdown_footer
+
     h = r["human"]
     lines = [
         "| method | input | MAE dB (mean ± sd, 4 folds) | PCM | validation MAE dB | paper (MAE dB) |",
@@ -154,7 +157,7 @@ def markdown_table(r: dict) -> str:
                   f"the crowd's mean curves of warm and cold correlate at r = {dg['corr_warm_cold_mean_curves']:.2f}; "
                   f"{dg['english_map_words_not_in_contributions']} English Audealize map words are missing from the contributions, and a map curve "
                   f"matches its word's mean contribution at median r = {dg['median_corr_map_curve_vs_mean_contribution']:.3f} ({dg['n_words_for_that_median']} words)."]
-    lines += ["", "Protocol differences: " + " ".join(r["protocol_differences"]), f"Run time: {r['seconds']:.0f} s on {r['machine']['cpus']} CPUs."]
+    lines += ["", "Protocol differences: " + " ".join(r["protocol_differences"]), f"Run time: {r['seconds']:.0f} s.", "", markdown_footer(r["provenance"])]
     return "\n".join(lines) + "\n"
 
 

@@ -11,9 +11,6 @@ Audealize map. Writes JSON, a markdown table and a PNG; ``--quick`` runs one fol
 from __future__ import annotations
 
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -51,22 +48,29 @@ def run(args) -> int:
     matplotlib.use("Agg")
     from tqdm import tqdm
 
+    from timbrelab.bench.provenance import report_provenance
     from timbrelab.io_utils import atomic_write_text
     from timbrelab.word2fx import reverb as R
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = Path(args.json) if args.json else out_dir / "bench_word2reverb.json"
+    specs = R.method_specs(quick=args.quick)
+    folds = [1] if args.quick else sorted(R.reverb_folds())
+    threads = None
     if not args.quick:  # the MLP is tiny: one thread avoids oversubscription stalls on a shared 2-core machine
         import torch
 
+        threads = torch.get_num_threads()
         torch.set_num_threads(1)
-    specs = R.method_specs(quick=args.quick)
-    folds = [1] if args.quick else sorted(R.reverb_folds())
     t0 = time.perf_counter()
-    bar = tqdm(total=len(specs) * len(folds), desc="bench word2reverb", unit="fit")
-    cv = R.cross_validate(specs, folds, progress=lambda s: (bar.set_postfix_str(s), bar.update()))
-    bar.close()
+    try:
+        bar = tqdm(total=len(specs) * len(folds), desc="bench word2reverb", unit="fit")
+        cv = R.cross_validate(specs, folds, progress=lambda s: (bar.set_postfix_str(s), bar.update()))
+        bar.close()
+    finally:
+        if threads is not None:
+            torch.set_num_threads(threads)  # as it was: a bench run in-process leaves no global switch behind
     wall = time.perf_counter() - t0
     try:
         from timbrelab.weights import entry
@@ -74,17 +78,10 @@ def run(args) -> int:
         shipped = {k: entry(R.MODEL_NAME).get(k) for k in ("method", "hyperparameters", "files")}
     except Exception:  # no weights trained yet
         shipped = None
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        torch_version = version("torch")
-    except PackageNotFoundError:
-        torch_version = "?"
     result = {
         "benchmark": "word2reverb",
-        "command": "timbrelab bench word2reverb" + (" --quick" if args.quick else ""),
+        "provenance": report_provenance("word2reverb", args, **({"torch_threads": 1} if threads is not None else {})),
         "quick": bool(args.quick),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(), "numpy": np.__version__, "torch": torch_version},
         "protocol": R.FOLDS_PROTOCOL,
         "metrics_doc": {
             "mae": "mean absolute error over the 5 normalised (0–1) targets log d, log rt, m, log f, log E",
@@ -124,6 +121,8 @@ def _hp(hps: list[dict]) -> str:
 
 
 def markdown_table(r: dict) -> str:
+    from timbrelab.bench.provenance import markdown_footer
+
     head = "| method | inner-val MAE | " + " | ".join(t for _, t, _ in TABLE_METRICS) + " | chosen per fold |"
     rows = [head, "|" + "---|" * (len(TABLE_METRICS) + 3)]
     sel = r["selected_by_inner_validation"]
@@ -146,7 +145,7 @@ def markdown_table(r: dict) -> str:
         "(a pessimistic reference, not a ceiling)."
         + f"\nAgreement of the contributions with the Audealize map over {r['map_agreement']['n_words']} shared words (Spearman): "
         + ", ".join(f"{k} {v:.2f}" for k, v in ma.items())
-        + f".\nWall time {r['wall_s']:.0f} s on {r['machine']['cpus']} CPUs (Python {r['machine']['python']}, numpy {r['machine']['numpy']}, torch {r['machine']['torch']}).\n"
+        + f".\nWall time {r['wall_s']:.0f} s.\n\n" + markdown_footer(r["provenance"]) + "\n"
     )
     return "\n".join(rows) + "\n" + notes
 

@@ -36,9 +36,6 @@ def _slug(text: str) -> str:
 
 
 def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress: bool | None = None) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
     from timbrelab.dsp.amount import check_amount
     from timbrelab.dsp.reverb import MAX_REVERB_AMOUNT
     from timbrelab.errors import BadParameterError
@@ -61,7 +58,8 @@ def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress:
 
 
 def _render(out_dir: Path, descriptors, amounts, plans, src: Path, x, sr: int, progress) -> dict:
-    import matplotlib.pyplot as plt
+    # a Figure of its own (drawn by the Agg canvas when saved): no pyplot state, no global backend switch
+    from matplotlib.figure import Figure
     from tqdm import tqdm
 
     write_audio(out_dir / "original.flac", x, sr, bit_depth="24")
@@ -74,7 +72,8 @@ def _render(out_dir: Path, descriptors, amounts, plans, src: Path, x, sr: int, p
         plan = plans[desc]
         effect = "reverb" if plan.reverb is not None and plan.eq is None else "eq"
         entry = {"description": desc, "plan": plan.to_dict(), "renders": []}
-        fig, axes = plt.subplots(1, 3, figsize=(16, 3.6))
+        fig = Figure(figsize=(16, 3.6))
+        axes = fig.subplots(1, 3)
         ax_a, ax_s, ax_c = axes
         ax_a.semilogx(f0[keep], smooth_octave_db(f0, p0, 3)[keep], color="k", lw=1.2, label="before")
         ax_s.axhline(0, color="k", lw=1, label="original")

@@ -3,11 +3,15 @@
 All share one small interface, so the cross-validation code and the shipped predictors treat them
 alike::
 
-    model = KernelRegressor(bandwidth=0.1).fit(X, Y, sample_weight=w)
-    Y_hat = model.predict(X_new)            # (n, n_outputs), clipped to 0…1
+    model = KernelRegressor(bandwidth=0.1).fit(X, Y, sample_weight=w, words=words)
+    Y_hat = model.predict(X_new, words=new_words)     # (n, n_outputs)
+    tensors, config = model.state()                   # numpy arrays + JSON-able settings: what predict needs
+    same = KernelRegressor.from_state(tensors, config)
 
 ``X`` is ``(n, dim)`` float embeddings (one row per contribution; repeated rows for a word with several
-contributions are fine), ``Y`` is ``(n, n_outputs)`` in 0…1.
+contributions are fine), ``Y`` is ``(n, n_outputs)`` in 0…1. ``words`` (the word of each row) is
+used only by the regressors that read words (``uses_words``: the polarity kernel); the others ignore it.
+``state`` stores float32 arrays (as the shipped files always did); ``from_state`` computes in float64.
 
 - :class:`MeanRegressor` — the (weighted) mean training target, whatever the word.
 - :class:`KNNRegressor` / :class:`KernelRegressor` — neighbours in embedding space (cosine), over
@@ -17,6 +21,9 @@ contributions are fine), ``Y`` is ``(n, n_outputs)`` in 0…1.
   300-200-100-80-60 (ReLU, dropout 0.1) → sigmoid outputs, MAE loss, SGD at lr 0.1 × 0.96 every
   10,000 updates; the epoch is chosen on a validation set the caller carves from training words.
   Optionally it predicts coefficients of a PCA basis of the training targets instead of raw values.
+  Trained by the one training loop, :func:`timbrelab.ml.train.fit`.
+
+``REGRESSORS`` names each kind for methods written as data (:mod:`timbrelab.word2fx.methods`).
 """
 
 from __future__ import annotations
@@ -45,6 +52,14 @@ def _weights(n: int, sample_weight) -> np.ndarray:
     return np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
 
 
+def _f32(a) -> np.ndarray:
+    return np.asarray(a, np.float32)
+
+
+def _f64(a) -> np.ndarray:
+    return np.asarray(a, np.float32).astype(np.float64)
+
+
 def _unit(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, np.float64)
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
@@ -60,8 +75,17 @@ class MeanRegressor:
         self.mean_ = np.average(np.asarray(Y, np.float64), axis=0, weights=w)
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, words=None) -> np.ndarray:
         return np.tile(self.mean_, (len(X), 1))
+
+    def state(self) -> tuple[dict, dict]:
+        return {"mean": _f32(self.mean_)}, {}
+
+    @classmethod
+    def from_state(cls, tensors: dict, config: dict) -> "MeanRegressor":
+        self = cls()
+        self.mean_ = _f64(tensors["mean"])
+        return self
 
 
 class _WordTable:
@@ -72,6 +96,13 @@ class _WordTable:
         self.X_ = _unit(self.X_)
         return self
 
+    def _table_state(self) -> dict:
+        return {"X": _f32(self.X_), "Y": _f32(self.Y_), "W": _f32(self.W_)}
+
+    def _load_table(self, tensors: dict):
+        self.X_, self.Y_, self.W_ = _f64(tensors["X"]), _f64(tensors["Y"]), _f64(tensors["W"])
+        return self
+
 
 class KNNRegressor(_WordTable):
     """Mean target of the k most cosine-similar training words (weighted by similarity)."""
@@ -80,13 +111,20 @@ class KNNRegressor(_WordTable):
         self.k = k
         self.name = f"knn-{k}"
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, words=None) -> np.ndarray:
         S = _unit(X) @ self.X_.T
         k = min(self.k, S.shape[1])
         idx = np.argpartition(-S, k - 1, axis=1)[:, :k]
         s = np.take_along_axis(S, idx, axis=1)
         w = np.maximum(s, 1e-6) * self.W_[idx]
         return np.einsum("nk,nko->no", w, self.Y_[idx]) / w.sum(axis=1, keepdims=True)
+
+    def state(self) -> tuple[dict, dict]:
+        return self._table_state(), {"k": self.k}
+
+    @classmethod
+    def from_state(cls, tensors: dict, config: dict) -> "KNNRegressor":
+        return cls(k=int(config["k"]))._load_table(tensors)
 
 
 class KernelRegressor(_WordTable):
@@ -96,10 +134,17 @@ class KernelRegressor(_WordTable):
         self.bandwidth = bandwidth
         self.name = f"kernel-{bandwidth:g}"
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, words=None) -> np.ndarray:
         S = _unit(X) @ self.X_.T
         K = np.exp((S - S.max(axis=1, keepdims=True)) / self.bandwidth) * self.W_[None, :]
         return (K @ self.Y_) / K.sum(axis=1, keepdims=True)
+
+    def state(self) -> tuple[dict, dict]:
+        return self._table_state(), {"bandwidth": self.bandwidth}
+
+    @classmethod
+    def from_state(cls, tensors: dict, config: dict) -> "KernelRegressor":
+        return cls(bandwidth=float(config["bandwidth"]))._load_table(tensors)
 
 
 class PolarityKernelRegressor(KernelRegressor):
@@ -110,7 +155,8 @@ class PolarityKernelRegressor(KernelRegressor):
     WordNet). With ``related_are_nearest`` a related training word (either sign) also counts as
     maximally similar, whatever the embedding says. ``gain`` scales the predicted deviation from the
     mean curve (< 1 shrinks towards it). Needs the words themselves, so ``fit``/``predict``
-    take ``words=`` beside the embeddings.
+    take ``words=`` beside the embeddings. ``relation`` is not state: whoever loads the regressor
+    gives it again (``from_state(..., relation=...)``).
     """
 
     uses_words = True
@@ -154,6 +200,18 @@ class PolarityKernelRegressor(KernelRegressor):
         dev = ((K * sign) @ (self.Y_ - self.mean_)) / K.sum(axis=1, keepdims=True)
         return np.clip(self.mean_ + self.gain * dev, 0.0, 1.0)
 
+    def state(self) -> tuple[dict, dict]:
+        return {**self._table_state(), "mean": _f32(self.mean_)}, {
+            "bandwidth": self.bandwidth, "gain": self.gain, "related_are_nearest": self.related_are_nearest, "words": list(self.words_)}
+
+    @classmethod
+    def from_state(cls, tensors: dict, config: dict, relation=None) -> "PolarityKernelRegressor":
+        self = cls(bandwidth=float(config["bandwidth"]), relation=relation, related_are_nearest=bool(config["related_are_nearest"]),
+                   gain=float(config["gain"]))._load_table(tensors)
+        self.mean_ = _f64(tensors["mean"])
+        self.words_ = list(config["words"])
+        return self
+
 
 class RidgeRegressor:
     """Linear map from embedding to targets with an L2 penalty ``alpha`` (shrinks towards the mean curve)."""
@@ -174,8 +232,17 @@ class RidgeRegressor:
         self.coef_ = np.linalg.solve(A, Xc.T @ (Yc * w[:, None]))
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, words=None) -> np.ndarray:
         return np.clip(self.y_mean_ + (np.asarray(X, np.float64) - self.x_mean_) @ self.coef_, 0.0, 1.0)
+
+    def state(self) -> tuple[dict, dict]:
+        return {"x_mean": _f32(self.x_mean_), "y_mean": _f32(self.y_mean_), "coef": _f32(self.coef_)}, {"alpha": self.alpha}
+
+    @classmethod
+    def from_state(cls, tensors: dict, config: dict) -> "RidgeRegressor":
+        self = cls(alpha=float(config["alpha"]))
+        self.x_mean_, self.y_mean_, self.coef_ = _f64(tensors["x_mean"]), _f64(tensors["y_mean"]), _f64(tensors["coef"])
+        return self
 
 
 @dataclass
@@ -226,9 +293,14 @@ class MLPRegressor:
             return np.clip(self.mean_ + out @ self.basis_, 0.0, 1.0)
         return out
 
-    def fit(self, X, Y, sample_weight=None, X_val=None, Y_val=None, w_val=None, progress=None):
-        """Train; with ``X_val``/``Y_val`` the weights of the best validation epoch are kept."""
+    def fit(self, X, Y, sample_weight=None, X_val=None, Y_val=None, w_val=None, progress=None, **_):
+        """Train with :func:`timbrelab.ml.train.fit`; with ``X_val``/``Y_val`` the weights of the best
+        validation epoch are kept (an improvement must beat the best weighted MAE by 1e-6; training
+        stops after ``patience`` epochs without one). ``progress(epoch)`` is called after each epoch."""
         import torch
+
+        from timbrelab.ml.train import LoopConfig
+        from timbrelab.ml.train import fit as train_loop
 
         c = self.config
         X = np.asarray(X, np.float32)
@@ -241,46 +313,32 @@ class MLPRegressor:
         self.net_ = net = self._build(X.shape[1], c.pca_components or Y.shape[1])
         opt = torch.optim.SGD(net.parameters(), lr=c.lr)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=c.lr_decay_every, gamma=c.lr_decay)
-        g = torch.Generator().manual_seed(c.seed)
         Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y.astype(np.float32))
         wt = torch.from_numpy((w / w.mean()).astype(np.float32))
         if c.pca_components:
             basis_t = torch.from_numpy(self.basis_.astype(np.float32))
             mean_t = torch.from_numpy(self.mean_.astype(np.float32))
-        best, best_state, since = np.inf, None, 0
-        self.history_ = []
-        for epoch in range(c.max_epochs):
-            net.train()
-            perm = torch.randperm(len(Xt), generator=g)
-            for i in range(0, len(perm), c.batch_size):
-                b = perm[i : i + c.batch_size]
-                out = net(Xt[b])
-                if c.pca_components:
-                    out = out @ basis_t + mean_t
-                loss = ((out - Yt[b]).abs().mean(dim=1) * wt[b]).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-            if X_val is not None:
-                err = float(np.average(np.abs(self.predict(X_val) - Y_val).mean(axis=1), weights=_weights(len(Y_val), w_val)))
-                self.history_.append(err)
-                if err < best - 1e-6:
-                    best, since, self.best_epoch_ = err, 0, epoch + 1
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    since += 1
-                    if since >= c.patience:
-                        break
-            if progress is not None:
-                progress(epoch)
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        else:
-            self.best_epoch_ = c.max_epochs
+
+        def loss_on(b):
+            out = net(Xt[b])
+            if c.pca_components:
+                out = out @ basis_t + mean_t
+            return ((out - Yt[b]).abs().mean(dim=1) * wt[b]).mean()
+
+        validate = None
+        if X_val is not None:
+            w_v = _weights(len(Y_val), w_val)
+
+            def validate(_net) -> float:
+                return float(np.average(np.abs(self.predict(X_val) - Y_val).mean(axis=1), weights=w_v))
+
+        loop = LoopConfig(max_epochs=c.max_epochs, patience=c.patience, batch_size=c.batch_size, seed=c.seed, mode="min", min_delta=1e-6)
+        result = train_loop(net, loss_on, len(Xt), loop, opt, sched, validate=validate, progress=False, desc="mlp", on_epoch=progress)
+        self.history_ = [h["score"] for h in result.history if "score" in h]
+        self.best_epoch_ = result.best_epoch
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, words=None) -> np.ndarray:
         import torch
 
         self.net_.eval()
@@ -288,27 +346,31 @@ class MLPRegressor:
             out = self.net_(torch.from_numpy(np.asarray(X, np.float32))).numpy().astype(np.float64)
         return self._decode(out)
 
-    # --- persistence (safetensors tensors + a JSON-able header) ---
     def state(self) -> tuple[dict, dict]:
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()}
-        meta = {"config": self.config.to_dict(), "dim_in": int(self.net_[0].in_features)}
-        if self.config.pca_components:
-            import torch
+        from timbrelab.ml.checkpoint import state_to_arrays
 
-            tensors["pca_mean"] = torch.from_numpy(self.mean_.astype(np.float32))
-            tensors["pca_basis"] = torch.from_numpy(self.basis_.astype(np.float32))
-        return tensors, meta
+        tensors = state_to_arrays(self.net_.state_dict(), "net.")
+        if self.config.pca_components:
+            tensors.update(pca_mean=_f32(self.mean_), pca_basis=_f32(self.basis_))
+        return tensors, {"config": self.config.to_dict(), "dim_in": int(self.net_[0].in_features)}
 
     @classmethod
-    def from_state(cls, tensors: dict, meta: dict) -> "MLPRegressor":
-        cfg = dict(meta["config"])
+    def from_state(cls, tensors: dict, config: dict) -> "MLPRegressor":
+        from timbrelab.ml.checkpoint import arrays_to_state
+
+        cfg = dict(config["config"])
         cfg["hidden"] = tuple(cfg["hidden"])
         self = cls(MLPConfig(**cfg))
-        tensors = dict(tensors)
         if self.config.pca_components:
-            self.mean_ = tensors.pop("pca_mean").numpy().astype(np.float64)
-            self.basis_ = tensors.pop("pca_basis").numpy().astype(np.float64)
-        out_dim = tensors[max((k for k in tensors if k.endswith(".weight")), key=lambda k: int(k.split(".")[0]))].shape[0]
-        self.net_ = self._build(int(meta["dim_in"]), out_dim)
-        self.net_.load_state_dict(tensors)
+            self.mean_, self.basis_ = _f64(tensors["pca_mean"]), _f64(tensors["pca_basis"])
+        state = arrays_to_state(tensors, "net.")
+        out_dim = state[max((k for k in state if k.endswith(".weight")), key=lambda k: int(k.split(".")[0]))].shape[0]
+        self.net_ = self._build(int(config["dim_in"]), out_dim)
+        self.net_.load_state_dict(state)
         return self
+
+
+REGRESSORS = {"mean": MeanRegressor, "knn": KNNRegressor, "kernel": KernelRegressor, "polarity-kernel": PolarityKernelRegressor,
+              "ridge": RidgeRegressor, "mlp": MLPRegressor}
+#: kinds trained iteratively with early stopping on the validation words (kept, not refitted, after selection)
+EARLY_STOPPED = frozenset({"mlp"})

@@ -1,5 +1,8 @@
+import functools
 import hashlib
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,7 +39,10 @@ def pink_wav(tmp_path):
     return p
 
 
-def _have_synth() -> bool:
+@functools.lru_cache(maxsize=None)
+def have_synth() -> bool:
+    """Whether FluidSynth and the TimGM6mb soundfont work; asked once, at the first test that needs them
+    (never while pytest collects, so `pytest --collect-only` and runs of other tests start no synthesizer)."""
     from timbrelab.errors import MissingComponentError
 
     try:
@@ -48,5 +54,70 @@ def _have_synth() -> bool:
         return False
 
 
-HAVE_SYNTH = _have_synth()
-needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="FluidSynth or the TimGM6mb soundfont is not installed")
+SYNTH_MISSING = "FluidSynth or the TimGM6mb soundfont is not installed"
+#: mark a test that renders with FluidSynth; it is skipped at run time when no synthesizer is available
+needs_synth = pytest.mark.needs_synth
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("needs_synth") is not None and not have_synth():
+        pytest.skip(SYNTH_MISSING)
+
+
+def __getattr__(name):
+    # ``from conftest import HAVE_SYNTH`` (older tests) still works, and starts FluidSynth only then
+    if name == "HAVE_SYNTH":
+        return have_synth()
+    raise AttributeError(name)
+
+
+# --- bench runs --------------------------------------------------------------------------------------
+
+#: the cheapest run of every ``timbrelab bench NAME`` (seconds, not the README's minutes); a new bench
+#: adds its own here (tests/test_bench_provenance.py fails for a registered bench missing from this table)
+BENCH_QUICK_RUNS = {
+    "fx": ["--minutes", "0.1", "--stream-minutes", "0.1", "--repeats", "1"],
+    "word2eq": ["--methods", "mean"],
+    "word2reverb": ["--quick"],
+    "timbre-cnn": ["--quick", "--models", "dieleman-1x"],
+    "speed": ["--only", "classify", "--classify-max-s", "10"],
+}
+
+
+@dataclass
+class BenchRun:
+    argv: list
+    code: int
+    out: str
+    err: str
+    out_dir: Path
+    report: dict | None  # the bench's JSON (out_dir/bench_*.json), None if it wrote none
+
+
+@pytest.fixture(scope="session")
+def bench_run(tmp_path_factory):
+    """``bench_run(NAME)``: run ``timbrelab bench NAME`` with its quick options (``BENCH_QUICK_RUNS``) once
+    per test session, in-process, into a fresh folder (data sets cached there too); every test asking
+    for the same bench shares the run."""
+    import contextlib
+    import io
+    import json
+
+    runs = {}
+
+    def run(name: str) -> BenchRun:
+        if name not in runs:
+            from timbrelab.cli import main
+
+            out_dir = tmp_path_factory.mktemp("bench-" + name)
+            argv = ["bench", name, *BENCH_QUICK_RUNS[name], "--out", str(out_dir)]
+            out, err = io.StringIO(), io.StringIO()
+            with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                mp.setenv("TIMBRELAB_CACHE", str(out_dir / "cache"))
+                code = main(argv)
+            reports = sorted(out_dir.glob("bench_*.json"))
+            report = json.loads(reports[0].read_text()) if len(reports) == 1 else None
+            runs[name] = BenchRun(argv, code, out.getvalue(), err.getvalue(), out_dir, report)
+        return runs[name]
+
+    return run

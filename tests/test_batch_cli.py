@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import sha256
+from conftest import needs_synth, sha256
 from timbrelab.audio import read_audio, write_audio
 from timbrelab.dsp.signals import pink_noise
 
@@ -322,11 +322,8 @@ def test_render_bad_seed_and_out_of_range_pitch(cli, tmp_path):
     assert code == 2 and "seed -1" in one_error_line(err) and not (tmp_path / "v.wav").exists()
 
 
+@needs_synth
 def test_render_warns_outside_the_playable_range(cli, tmp_path):
-    from conftest import HAVE_SYNTH
-
-    if not HAVE_SYNTH:
-        pytest.skip("FluidSynth or its soundfonts are not installed")
     code, out, err = cli("render", "violin", "--pitch", "20", "-o", tmp_path / "v.wav", "--soundfont", "TimGM6mb")
     assert code == 0 and "warning: pitch 20 is below violin's playable range" in err
     assert (tmp_path / "v.wav").exists()
@@ -334,6 +331,7 @@ def test_render_warns_outside_the_playable_range(cli, tmp_path):
 
 # --- interruption ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_termination_leaves_no_temporary_files(tmp_path, sig):
     write_audio(tmp_path / "in.wav", pink_noise(20.0, 44100, channels=2, seed=9), 44100, bit_depth="16")

@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
+
 from timbrelab.bench import provenance as P
 from timbrelab.bench import speed as S
 
 
+@pytest.mark.slow
 def test_a_fresh_cli_process_is_timed_and_its_own_memory_read(tmp_path):
     r = S.run_cli(["words", "--search", "warm", "--json"], tmp_path)
     assert r.exit_code == 0 and 0.05 < r.wall_s < 60
@@ -57,6 +60,7 @@ def test_sections_are_registered_for_growth():
     assert "model_word_time_ratio_vs_map_word" in S.SECTIONS["apply"].headline and S.SECTIONS["classify"].headline == ("classify_peak_rss_mb",)
 
 
+@pytest.mark.slow
 def test_a_small_run_writes_its_report(tmp_path):
     """The classify section on the 10 s file only (the full bench takes about a minute)."""
     assert S.main(["--only", "classify", "--classify-max-s", "10", "--out", str(tmp_path)]) == 0

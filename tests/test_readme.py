@@ -72,6 +72,7 @@ def test_readme_has_examples():
     assert blocks("python") and bash_commands()
 
 
+@pytest.mark.slow
 def test_bash_examples_run(cli, scratch):
     from timbrelab.cli import build_parser
 

@@ -109,6 +109,7 @@ def test_weights_hash_is_checked(monkeypatch, tmp_path):
         R.ReverbWordModel.load()
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_json(cli, tmp_path):
     code, out, err = cli("bench", "word2reverb", "--quick", "--out", tmp_path, "--json", tmp_path / "r.json")
     assert code == 0, err

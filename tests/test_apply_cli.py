@@ -87,20 +87,42 @@ def test_folder_in_folder_out(cli, tmp_path):
 
 
 def test_match_loudness_and_no_clipping(cli, tmp_path):
+    import re
+
+    from timbrelab.dsp.loudness import integrated_loudness
+
+    ceiling = 10 ** (-0.1 / 20)
     x = pink_noise(3.0, 44100, channels=2, seed=1, level=0.3)
     x = np.clip(x, -0.99, 0.99)
     write_audio(tmp_path / "loud.wav", x, 44100, bit_depth="float")
     code, out, err = cli("apply", tmp_path / "loud.wav", "-o", tmp_path / "o.wav", "very warm", "--eq-amount", "2", "-q", "--bit-depth", "float")
     assert code == 0, err
     y, _ = read_audio(tmp_path / "o.wav")
-    assert np.max(np.abs(y)) <= 10 ** (-0.1 / 20) + 1e-6 and "clip guard" in out
-    code, out, err = cli("apply", tmp_path / "loud.wav", "-o", tmp_path / "m.wav", "bright", "--match-loudness", "-q", "--bit-depth", "float")
-    assert code == 0, err
-    from timbrelab.dsp.loudness import integrated_loudness
+    assert np.max(np.abs(y)) <= ceiling + 1e-6 and "clip guard" in out
 
-    y, _ = read_audio(tmp_path / "m.wav")
-    if "clip guard" not in out:
-        assert abs(integrated_loudness(y, 44100) - integrated_loudness(x, 44100)) < 0.1
+    # loudness match with headroom: peaks near -18 dBFS, so the matched output cannot reach the
+    # ceiling and the clip guard cannot fire; the loudness is matched, always
+    q = pink_noise(3.0, 44100, channels=2, seed=1, level=0.03)
+    assert np.max(np.abs(q)) < 0.15
+    write_audio(tmp_path / "quiet.wav", q, 44100, bit_depth="float")
+    for desc in ("bright", "very warm"):
+        code, out, err = cli("apply", tmp_path / "quiet.wav", "-o", tmp_path / "m.wav", desc, "--match-loudness", "-q", "--bit-depth", "float")
+        assert code == 0, err
+        assert "loudness matched" in out and "clip guard" not in out, out
+        y, _ = read_audio(tmp_path / "m.wav")
+        assert np.max(np.abs(y)) < 0.5
+        assert abs(integrated_loudness(y, 44100) - integrated_loudness(q, 44100)) < 0.1, desc
+
+    # loudness match on the loud input: matching would push the peaks over the ceiling (+4 dBFS), so
+    # the clip guard wins: peaks at the ceiling, loudness below the input's by exactly the guard's cut
+    code, out, err = cli("apply", tmp_path / "loud.wav", "-o", tmp_path / "g.wav", "very warm", "--match-loudness", "-q", "--bit-depth", "float")
+    assert code == 0, err
+    assert "loudness matched" in out and "clip guard" in out, out
+    cut_db = float(re.search(r"clip guard: peak \+[\d.]+ dBFS scaled to -0.1 dBFS \(([-+][\d.]+) dB\)", out).group(1))
+    y, _ = read_audio(tmp_path / "g.wav")
+    assert np.max(np.abs(y)) == pytest.approx(ceiling, abs=1e-4)
+    assert cut_db < -1
+    assert integrated_loudness(y, 44100) - integrated_loudness(x, 44100) == pytest.approx(cut_db, abs=0.05)
 
 
 BAD = {

@@ -71,27 +71,76 @@ def test_features_from_a_rendered_dataset(tmp_path, monkeypatch):
     assert [TD.CLASSES[i] for i in w.labels] == ["violin", "flute"]
 
 
+def _seeded_model(fit_on):
+    """A model whose every window gets its own, clearly non-uniform probabilities: seeded He-normal
+    weights, the standardizer fitted on ``fit_on``'s windows, and a random (not zero) output layer.
+    An untrained model's zero output layer gives every class 1/28, which every ordering holds for."""
+    import torch
+
+    from timbrelab.timbre_cnn.frontend import FrontEndConfig
+    from timbrelab.timbre_cnn.models import TimbreCNNConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(TimbreCNNConfig("dieleman", len(TD.CLASSES), width=8))
+    model.standardizer.fit(TD.clip_windows(fit_on, 22050, FrontEndConfig()))
+    torch.nn.init.normal_(model.output_layer.weight, std=0.3)
+    return model.eval()
+
+
+def _render(name: str, program_pitch: int, seconds: float = 12.0):
+    from timbrelab.sounds.phrases import make_phrase
+    from timbrelab.sounds.taxonomy import instrument
+
+    with Renderer("TimGM6mb", 22050) as r:
+        return r.render_events(program_pitch, make_phrase(instrument(name), 1, seconds))
+
+
 @needs_synth
 def test_classify_a_long_file_with_a_timeline(tmp_path):
     from timbrelab.audio import write_audio
     from timbrelab.timbre_cnn.classify import classify, classify_file, load_model, save_model
-    from timbrelab.timbre_cnn.models import TimbreCNNConfig, build_model
+    from timbrelab.timbre_cnn.evaluate import window_probabilities
+    from timbrelab.timbre_cnn.frontend import FrontEndConfig
 
-    model = build_model(TimbreCNNConfig("dieleman", len(TD.CLASSES), width=8))
+    sr = 22050
+    audio = _render("violin", 40)
+    model = _seeded_model(audio)
     save_model(model, tmp_path / "m.safetensors", TD.CLASSES)
     loaded = load_model(tmp_path / "m.safetensors")
-    with Renderer("TimGM6mb", 22050) as r:
-        from timbrelab.sounds.phrases import make_phrase
-        from timbrelab.sounds.taxonomy import instrument
+    write_audio(tmp_path / "long.wav", audio, sr, bit_depth="float")  # float: the file holds exactly `audio`
 
-        audio = r.render_events(40, make_phrase(instrument("violin"), 1, 12.0))
-    write_audio(tmp_path / "long.wav", audio, 22050)
-    res = classify_file(tmp_path / "long.wav", top=3, model=loaded)
-    assert res.windows >= 4 and len(res.timeline) == res.windows and len(res.top) == 3
+    # the reference: the mean of the windows' softmax outputs of the model as built (not as saved)
+    fe = FrontEndConfig()
+    windows = TD.clip_windows(audio, sr, fe)
+    per_window = window_probabilities(model, windows, batch_size=8)
+    assert per_window.shape == (len(windows), len(TD.CLASSES)) == (5, 28)  # 12 s = 4 windows of 2.73 s + one aligned to the end
+    clip = per_window.mean(axis=0)
+    assert clip.max() > 3 / 28 and clip.min() < 0.5 / 28  # far from the untrained model's uniform 1/28
+    assert len(set(per_window.argmax(axis=1))) > 1  # the windows disagree: the timeline has something to show
+
+    res = classify_file(tmp_path / "long.wav", top=3, model=loaded)  # streamed, through the saved and reloaded model
+    assert res.windows == len(windows) and len(res.timeline) == res.windows and len(res.top) == 3
+    assert res.duration_s == pytest.approx(audio.shape[1] / sr)
+    got = np.array([res.probabilities[c] for c in TD.CLASSES])
+    np.testing.assert_allclose(got, clip, atol=1e-5)  # saved + loaded + streamed = built + whole clip
     assert sum(res.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
-    assert res.top[0][1] >= res.top[1][1] >= res.top[2][1]
-    same = classify(audio, 22050, top=3, model=loaded)
-    assert same.top[0][0] == res.top[0][0]
+    order = np.argsort(-clip)[:3]
+    assert [n for n, _ in res.top] == [TD.CLASSES[i] for i in order]  # the three most probable, best first
+    assert res.top[0][1] > res.top[1][1] > res.top[2][1]
+    np.testing.assert_allclose([p for _, p in res.top], clip[order], atol=1e-5)
+    # the timeline: each window's own top instrument and probability, windows in time order
+    assert [t["instrument"] for t in res.timeline] == [TD.CLASSES[k] for k in per_window.argmax(axis=1)]
+    np.testing.assert_allclose([t["probability"] for t in res.timeline], per_window.max(axis=1), atol=1e-3)
+    starts = [t["start_s"] for t in res.timeline]
+    assert starts == sorted(starts) and starts[0] == 0 and res.timeline[-1]["end_s"] == pytest.approx(res.duration_s, abs=0.01)
+
+    same = classify(audio, sr, top=3, model=loaded)  # in memory: the same answer, number for number
+    assert [n for n, _ in same.top] == [n for n, _ in res.top]
+    np.testing.assert_allclose([same.probabilities[c] for c in TD.CLASSES], got, atol=1e-5)
+    assert same.timeline == res.timeline
+    other = classify(_render("flute", 73), sr, top=3, model=loaded)  # another sound, another answer
+    assert np.abs(np.array([other.probabilities[c] for c in TD.CLASSES]) - got).max() > 0.05
+
     with pytest.raises(BadParameterError):
         classify_file(tmp_path / "long.wav", top=0, model=loaded)
     (tmp_path / "empty.wav").write_bytes(b"")
@@ -99,20 +148,19 @@ def test_classify_a_long_file_with_a_timeline(tmp_path):
         classify_file(tmp_path / "empty.wav", model=loaded)
 
 
+@pytest.mark.slow
 @needs_synth
-def test_bench_quick_writes_every_metric(cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("TIMBRELAB_CACHE", str(tmp_path / "cache"))
-    j = tmp_path / "b.json"
-    code, out, err = cli("bench", "timbre-cnn", "--quick", "--models", "dieleman-1x", "--out", tmp_path, "--json", j)
-    assert code == 0, err
-    r = json.loads(j.read_text())
+def test_bench_quick_writes_every_metric(bench_run):
+    run = bench_run("timbre-cnn")  # --quick --models dieleman-1x
+    assert run.code == 0, run.err
+    r = run.report
     m = r["models"]["dieleman-1x"]
     assert m["params"] > 0 and m["training_seconds"] >= 0 and m["inference_realtime_factor"] > 0
     for t in ("notes", "mixes"):
         assert {"micro_f1", "macro_f1", "micro_precision", "macro_recall"} <= set(m[t])
     assert "accuracy" in m["notes"] and r["paper_irmas"][1]["macro_f1"] == 0.516
-    assert (tmp_path / "confusion_notes.png").exists() and (tmp_path / "bench_timbre_cnn.png").exists()
-    assert "0.559" in out  # the paper's figures printed beside ours
+    assert (run.out_dir / "confusion_notes.png").exists() and (run.out_dir / "bench_timbre_cnn.png").exists()
+    assert "0.559" in run.out  # the paper's figures printed beside ours
 
 
 @needs_synth

@@ -78,7 +78,7 @@ def test_phrases_are_musical_and_seeded():
 
 @needs_synth
 def test_dataset_build_is_cached_and_identical_on_rebuild(tmp_path):
-    from timbrelab.sounds.datasets import NoteSetSpec, build
+    from timbrelab.sounds.datasets import NoteSetSpec, build, spec_key
 
     spec = NoteSetSpec(soundfonts=("TimGM6mb",), instruments=("violin", "flute"), pitch_step=12, velocities=(90,), duration_s=0.4, release_s=0.2)
     d1 = build(spec, progress=False, root=tmp_path / "a")
@@ -87,7 +87,8 @@ def test_dataset_build_is_cached_and_identical_on_rebuild(tmp_path):
     m = json.loads((d1.folder / "manifest.json").read_text())
     assert {r["instrument"] for r in m["items"]} == {"violin", "flute"}
     assert all({"soundfont", "program", "pitch", "velocity"} <= set(r) for r in m["items"])
-    assert m["sha256"]["audio.npy"] == hashlib.sha256(np.load(d1.folder / "audio.npy").tobytes()).hexdigest()
+    assert m["files"]["audio.npy"] == hashlib.sha256((d1.folder / "audio.npy").read_bytes()).hexdigest()
+    assert m["key"] == spec_key(spec) and d1.folder.name == f"{spec.name}-{spec_key(spec)[:12]}"
     assert len(d1) == len(spec.items()) - len(m["dropped_silent"]) and d1.clip(0).shape == (1, spec.samples)
     mtime = (d1.folder / "audio.npy").stat().st_mtime_ns
     assert build(spec, progress=False, root=tmp_path / "a").folder == d1.folder  # cached, not rebuilt

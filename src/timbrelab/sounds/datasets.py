@@ -1,13 +1,14 @@
 """Rendered data sets: notes, phrases and multi-instrument mixtures, built once and cached on disk.
 
-A spec is a frozen dataclass; its JSON (with the renderer's settings) hashes to a folder name under
-the cache root (``$TIMBRELAB_CACHE`` or ``~/.cache/timbrelab``), e.g. ``sounds/notes-3f2a…``. The
-folder holds ``audio.npy`` (float16, mono, ``(items, samples)``, fixed length), for mixtures also
-``sources.npy`` (``(items, max_sources, samples)``), and ``manifest.json``: the spec, one row per
-item (soundfont, instrument, program, pitch, velocity, seed …), items dropped as silent, and the
-SHA-256 of the arrays. Building renders each soundfont with a fresh renderer in a fixed order, so
-rebuilding the same spec gives identical files (tested); it shows a progress bar and writes the
-folder atomically (a half-built data set never appears).
+A spec is a frozen dataclass; its JSON (with the renderer's settings, ``spec_dict``) is the key of
+a ``timbrelab.data.cache`` entry in the ``sounds`` namespace, e.g. ``~/.cache/timbrelab/sounds/
+notes-3f2a…`` (root: ``$TIMBRELAB_CACHE`` or ``~/.cache/timbrelab``). The folder holds ``audio.npy``
+(float16, mono, ``(items, samples)``, fixed length), for mixtures also ``sources.npy`` (``(items,
+max_sources, samples)``), and ``manifest.json``: the spec, the SHA-256 of every file (checked each
+time the set is opened: a damaged file is rebuilt, never used), one row per item (soundfont,
+instrument, program, pitch, velocity, seed …) and the items dropped as silent. Building renders each
+soundfont with a fresh renderer in a fixed order, so rebuilding the same spec gives identical files
+(tested); it shows a progress bar and writes the folder atomically (a half-built data set never appears).
 
 Split by soundfont (``catalogue.SPLITS``): train specs use FluidR3_GM + TimGM6mb, test specs
 MuseScore_General.
@@ -17,14 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from timbrelab.data.cache import Cache, Entry
+from timbrelab.data.cache import spec_key as _key
 from timbrelab.errors import BadParameterError
 from timbrelab.sounds.catalogue import SOUNDFONTS, SPLITS
 from timbrelab.sounds.render import DEFAULT_GAIN, NoteEvent, Renderer
@@ -32,10 +32,7 @@ from timbrelab.sounds.taxonomy import INSTRUMENTS, instrument
 
 FORMAT_VERSION = 1
 SILENT_PEAK = 1e-4  # an item quieter than this (a program with no sample there) is dropped
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("TIMBRELAB_CACHE") or Path.home() / ".cache" / "timbrelab")
+NAMESPACE = "sounds"  # the cache folder of rendered sets
 
 
 def _check_common(soundfonts, instruments, sample_rate):
@@ -185,15 +182,16 @@ def spec_dict(spec) -> dict:
 
 
 def spec_key(spec) -> str:
-    return hashlib.sha256(json.dumps(spec_dict(spec), sort_keys=True).encode()).hexdigest()
+    """The cache key of ``spec``: SHA-256 of ``spec_dict(spec)``'s JSON."""
+    return _key(spec_dict(spec))
 
 
 class Dataset:
     """A built data set: ``rows`` (the manifest's items), ``audio`` (float16 ``(items, samples)``), ``sample_rate``."""
 
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
-        self.manifest = json.loads((self.folder / "manifest.json").read_text())
+    def __init__(self, entry: Entry):
+        self.folder = entry.folder
+        self.manifest = entry.manifest
         self.rows: list[dict] = self.manifest["items"]
         self.sample_rate: int = self.manifest["spec"]["sample_rate"]
         self.audio = np.load(self.folder / "audio.npy", mmap_mode="r")
@@ -229,51 +227,38 @@ def _render_item(spec, row, renderers) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def build(spec, progress: bool | None = None, force: bool = False, root: Path | None = None) -> Dataset:
-    """Render ``spec`` (or return the cached build). Deterministic: the same spec gives identical files."""
+    """Render ``spec`` (or open the cached, hash-verified build). Deterministic: the same spec gives identical files."""
+    entry = Cache(NAMESPACE, root).get(spec_dict(spec), spec.name, lambda folder: _render(spec, folder, progress), force=force)
+    return Dataset(entry)
+
+
+def _render(spec, folder: Path, progress: bool | None) -> dict:
+    """Render every item into ``folder`` (audio.npy, sources.npy); the manifest's rows and dropped items."""
     from tqdm import tqdm
 
-    folder = Path(root or cache_root()) / "sounds" / f"{spec.name}-{spec_key(spec)[:12]}"
-    if (folder / "manifest.json").exists() and not force:
-        return Dataset(folder)
     rows = spec.items()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        audio = np.zeros((len(rows), spec.samples), np.float16)
-        sources = np.zeros((len(rows), spec.max_sources, spec.samples), np.float16) if spec.kind == "mixes" else None
-        keep = np.ones(len(rows), bool)
-        bar = tqdm(total=len(rows), desc=f"render {spec.name}", unit="item", disable=(progress is False) or None)
-        for sf in dict.fromkeys(r["soundfont"] for r in rows):  # one fresh renderer per soundfont, fixed order
-            with Renderer(sf, spec.sample_rate) as renderer:
-                for i, row in enumerate(rows):
-                    if row["soundfont"] != sf:
-                        continue
-                    y, srcs = _render_item(spec, row, {sf: renderer})
-                    peak = float(np.abs(y).max())
-                    keep[i] = peak >= SILENT_PEAK
-                    if peak > 1.0:
-                        y = y / peak
-                        srcs = None if srcs is None else srcs / peak
-                    audio[i] = y
-                    if srcs is not None:
-                        sources[i] = srcs
-                    bar.update()
-        bar.close()
-        dropped = [rows[i] for i in np.flatnonzero(~keep)]
-        rows = [r for r, k in zip(rows, keep) if k]
-        audio = np.ascontiguousarray(audio[keep])
-        np.save(tmp / "audio.npy", audio)
-        files = {"audio.npy": hashlib.sha256(audio.tobytes()).hexdigest()}
-        if sources is not None:
-            sources = np.ascontiguousarray(sources[keep])
-            np.save(tmp / "sources.npy", sources)
-            files["sources.npy"] = hashlib.sha256(sources.tobytes()).hexdigest()
-        manifest = {"spec": spec_dict(spec), "key": spec_key(spec), "items": rows, "dropped_silent": dropped, "sha256": files}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return Dataset(folder)
+    audio = np.zeros((len(rows), spec.samples), np.float16)
+    sources = np.zeros((len(rows), spec.max_sources, spec.samples), np.float16) if spec.kind == "mixes" else None
+    keep = np.ones(len(rows), bool)
+    bar = tqdm(total=len(rows), desc=f"render {spec.name}", unit="item", disable=(progress is False) or None)
+    for sf in dict.fromkeys(r["soundfont"] for r in rows):  # one fresh renderer per soundfont, fixed order
+        with Renderer(sf, spec.sample_rate) as renderer:
+            for i, row in enumerate(rows):
+                if row["soundfont"] != sf:
+                    continue
+                y, srcs = _render_item(spec, row, {sf: renderer})
+                peak = float(np.abs(y).max())
+                keep[i] = peak >= SILENT_PEAK
+                if peak > 1.0:
+                    y = y / peak
+                    srcs = None if srcs is None else srcs / peak
+                audio[i] = y
+                if srcs is not None:
+                    sources[i] = srcs
+                bar.update()
+    bar.close()
+    dropped = [rows[i] for i in np.flatnonzero(~keep)]
+    np.save(folder / "audio.npy", np.ascontiguousarray(audio[keep]))
+    if sources is not None:
+        np.save(folder / "sources.npy", np.ascontiguousarray(sources[keep]))
+    return {"items": [r for r, k in zip(rows, keep) if k], "dropped_silent": dropped}

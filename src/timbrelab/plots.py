@@ -1,0 +1,81 @@
+"""Shared figures (one home for plotting): confusion matrices, training curves, and the two helpers
+every figure uses.
+
+Matplotlib's object API only: ``figure()`` makes a ``matplotlib.figure.Figure`` with its own Agg
+canvas, so nothing here touches pyplot's global figure list or selects a backend (no
+``matplotlib.use``): safe in a server, a test run or a notebook. ``save(fig, path)`` writes
+atomically (``timbrelab.io_utils.atomic_path``: a temporary file beside the target, then rename), in
+the format the extension names (``.png``, ``.svg``, ``.pdf``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def figure(figsize=(6.4, 4.8), **kwargs):
+    """A new ``Figure`` drawn by its own Agg canvas (no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save(fig, path, dpi: int = 110, **kwargs) -> Path:
+    """Write ``fig`` to ``path`` atomically (format from the extension; ``bbox_inches="tight"`` unless given)."""
+    from timbrelab.io_utils import atomic_path
+
+    kwargs.setdefault("bbox_inches", "tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi, **kwargs)
+    return Path(path)
+
+
+def confusion_matrix(matrix, class_names, title: str = "", path=None):
+    """Row-normalised confusion matrix (true class per row, counts printed in the cells); returns the
+    ``Figure`` and, with ``path``, saves it."""
+    matrix = np.asarray(matrix)
+    n = len(class_names)
+    if matrix.shape != (n, n):
+        from timbrelab.errors import BadParameterError
+
+        raise BadParameterError(f"confusion matrix: shape {matrix.shape} does not match {n} class names")
+    m = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig = figure(figsize=(0.32 * n + 2.5, 0.32 * n + 2))
+    ax = fig.add_subplot()
+    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), class_names, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), class_names, fontsize=7)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    for i in range(n):
+        for j in range(n):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=5, color="w" if m[i, j] > 0.5 else "k")
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    if path is not None:
+        save(fig, path)
+    return fig
+
+
+def training_curves(history, title: str = "", path=None, score_label: str = "validation score"):
+    """Training loss and validation score per epoch (``history``: the ``ml.train.FitResult.history``
+    records, ``{"epoch", "train_loss", "score"?}``); returns the ``Figure`` and, with ``path``, saves it."""
+    epochs = [h["epoch"] for h in history]
+    fig = figure(figsize=(6, 3.2))
+    ax = fig.add_subplot()
+    ax.plot(epochs, [h["train_loss"] for h in history], "o-", color="#3182bd", label="training loss")
+    ax.set(xlabel="epoch", ylabel="training loss", title=title)
+    scores = [h.get("score") for h in history]
+    if any(s is not None for s in scores):
+        ax2 = ax.twinx()
+        ax2.plot(epochs, scores, "s-", color="#a50f15", label=score_label)
+        ax2.set_ylabel(score_label)
+        lines = ax.get_lines() + ax2.get_lines()
+        ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="center right")
+    if path is not None:
+        save(fig, path)
+    return fig

@@ -10,7 +10,7 @@ import shlex
 
 import pytest
 
-from conftest import BENCH_QUICK_RUNS
+from conftest import BENCH_QUICK_RUNS, needs_synth
 from timbrelab.bench.provenance import options_of, report_provenance
 
 
@@ -42,15 +42,10 @@ def check_provenance(p: dict, bench: str, argv: list[str]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bench", list(BENCH_QUICK_RUNS))
+@pytest.mark.parametrize("bench", [pytest.param(b, marks=[needs_synth] if b == "timbre-cnn" else []) for b in BENCH_QUICK_RUNS])
 def test_bench_report_has_provenance(bench_run, bench):
     if bench == "fx":
         pytest.importorskip("pedalboard")
-    if bench == "timbre-cnn":
-        from conftest import have_synth
-
-        if not have_synth():
-            pytest.skip("FluidSynth or the TimGM6mb soundfont is not installed")
     run = bench_run(bench)
     assert run.code == 0, run.err
     r = run.report

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/make_reverb_folds.py [--check]
 
 Writes ``src/timbrelab/lexicon/data/socialfx_reverb_folds.json`` from
-``timbrelab.word2fx.reverb.folds_document()`` (the rule is in its "protocol" field: eligible words
+``timbrelab.word2fx.reverb_data.folds_document()`` (the rule is in its "protocol" field: eligible words
 with >= 5 occurrences, a fixed-seed shuffle, round-robin into 4 folds). ``--check`` only compares the
 committed file with a fresh computation and exits 1 if they differ.
 """
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from timbrelab.word2fx.reverb import FOLDS_FILE, folds_document
+from timbrelab.word2fx.reverb_data import FOLDS_FILE, folds_document
 
 TARGET = Path(__file__).resolve().parents[1] / "src" / "timbrelab" / "lexicon" / "data" / FOLDS_FILE
 

@@ -12,7 +12,7 @@ classification of a few short files (``tests/test_classify_stream.py``), recorde
 
 ``python scripts/record_reference.py minilm`` → ``tests/data/minilm_reference.npz``: the
 all-MiniLM-L6-v2 sentence embeddings that sentence-transformers gives a few dozen texts, for the
-test of timbrelab's own (numpy) MiniLM forward.
+test of timbrelab's own (numpy) MiniLM forward (``tests/test_text.py``).
 
 ``python scripts/record_reference.py mlp`` → ``tests/data/mlp_reference.npz``: the weights, best epoch and
 validation history of the word → effect MLP (``word2fx.models.MLPRegressor``) on three small seeded
@@ -144,7 +144,7 @@ MINILM_TEXTS = ["warm", "bright", "toasty", "velvety", "qwerty", "shimmering", "
 
 
 def record_minilm() -> None:
-    from timbrelab.lexicon.encoders import MiniLMEncoder
+    from timbrelab.text.encoders import MiniLMEncoder
 
     vecs = MiniLMEncoder(backend="sentence-transformers", use_table=False).encode(MINILM_TEXTS)
     out = DATA / "minilm_reference.npz"
@@ -155,13 +155,11 @@ def record_minilm() -> None:
 def record_wordnet() -> None:
     import json as _json
 
-    from safetensors import safe_open
-
-    from timbrelab import weights
+    from timbrelab import models
     from timbrelab.lexicon import wordnet
+    from timbrelab.ml.checkpoint import load_checkpoint
 
-    with safe_open(str(weights.load_file("word2eq", "word2eq.safetensors")), "np") as f:
-        train = _json.loads(f.metadata()["words"])
+    train = load_checkpoint(models.checkpoint_path("word2eq")).vocabulary  # the model's training words
     queries = thin_words() + NEW_WORDS + REFUSED + ["warm", "cold", "bright", "dark", "loud", "quiet", "big church", "café"]
     rel5 = np.array([[wordnet.relation(q, t, max_senses=5) for t in train] for q in queries], np.int8)
     rel_all = np.array([[wordnet.relation(q, t) for t in train] for q in queries], np.int8)

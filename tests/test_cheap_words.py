@@ -1,5 +1,8 @@
 """A word the crowd maps do not know is cheap (issue #8), and resolves exactly as before.
 
+The encoders, the numpy MiniLM and the table mechanism are tested in test_text.py; here: the word →
+effect path that uses them.
+
 The references in tests/data were recorded by scripts/record_reference.py from the code as it was
 before (sentence-transformers for MiniLM, the whole GloVe index in a dict, WordNet parsed whole);
 the commit is in each file. Times and memory are measured by `timbrelab bench speed`, not here: these
@@ -78,63 +81,22 @@ def test_model_predictions_match_the_reference(reference):
     np.testing.assert_allclose(reverb_model().predict(words), reference["reverb_model"]["settings"], rtol=1e-5, atol=1e-9)
 
 
-def test_numpy_minilm_matches_sentence_transformers():
-    from timbrelab.lexicon.minilm import bundled
-
-    z = np.load(DATA / "minilm_reference.npz")
-    texts = [str(t) for t in z["texts"]]
-    got = bundled().encode(texts)
-    cos = np.sum(got * z["vectors"], axis=1) / np.linalg.norm(z["vectors"], axis=1)
-    assert len(texts) >= 30 and cos.min() > 0.99999, dict(zip(texts, cos))
-    assert len(bundled().token_ids(texts[-1])) == 256  # a long text is truncated as sentence-transformers does
-
-
 def test_the_table_covers_the_vocabulary_and_equals_the_encoders():
-    from timbrelab.lexicon.encoders import GloVeEncoder, MiniLMEncoder, embedding_table
+    from timbrelab.text.encoders import GloVeEncoder, MiniLMEncoder
+    from timbrelab.text.table import shipped
     from timbrelab.word2fx.vocabulary import vocabulary
 
-    table = embedding_table()
+    table = shipped()
     assert table is not None, "the shipped text_embeddings table is missing, damaged or stale"
-    assert set(table.texts) == set(vocabulary())  # rebuild: python -m timbrelab.word2fx.vocabulary --build
+    assert set(table.texts) == set(vocabulary())  # rebuild: timbrelab train text_embeddings -o runs/te && timbrelab ship runs/te
     assert {"toasty", "warm", "big church", "big-church", "boomy", "church"} <= set(table.texts)
     sample = table.texts[::97] + ["toasty", "big church"]
     np.testing.assert_allclose(MiniLMEncoder(use_table=False).encode(sample), np.stack([table.get("minilm", t) for t in sample]), atol=1e-5)
     np.testing.assert_allclose(GloVeEncoder(use_table=False).encode(sample), np.stack([table.get("glove", t) for t in sample]), atol=1e-6)
 
 
-def test_a_damaged_table_is_ignored(monkeypatch, tmp_path):
-    from timbrelab import weights
-    from timbrelab.lexicon import encoders as E
-
-    src = weights.weights_dir()
-    for name in (weights.MANIFEST, E.EMBEDDING_TABLE_FILE):
-        (tmp_path / name).write_bytes((src / name).read_bytes())
-    with open(tmp_path / E.EMBEDDING_TABLE_FILE, "ab") as f:
-        f.write(b"x")
-    monkeypatch.setattr(weights, "weights_dir", lambda: tmp_path)
-    E.set_embedding_table(True)
-    try:
-        assert E.embedding_table() is None
-        v = E.GloVeEncoder().encode(["toasty"])  # still encodes, the slow way
-        assert v.shape == (1, 50) and abs(float(np.linalg.norm(v)) - 1) < 1e-5
-    finally:
-        monkeypatch.undo()
-        E.set_embedding_table(True)
-    assert E.embedding_table() is not None
-
-
-def test_glove_looks_words_up_without_a_dict():
-    from timbrelab.lexicon.encoders import GloVeEncoder
-
-    g = GloVeEncoder(use_table=False)
-    rows = g.rows(["the", "church", "qwertyuiopasdf", "big"])
-    assert rows[0] == 0 and rows[2] is None and all(isinstance(r, int) for r in (rows[1], rows[3]))
-    assert not any(isinstance(v, dict) and len(v) > 10_000 for v in vars(g).values())
-    assert g.known(["big church", "qwertyuiopasdf"]).tolist() == [True, False]
-
-
 HEAVY = ("torch", "transformers", "sentence_transformers")
-LAZY = ("timbrelab.lexicon.minilm", "tokenizers", "pyarrow")
+LAZY = ("timbrelab.text.minilm", "tokenizers", "pyarrow")
 
 
 def test_a_known_word_loads_no_model_and_a_new_word_no_torch():
@@ -145,7 +107,7 @@ def test_a_known_word_loads_no_model_and_a_new_word_no_torch():
         import json, sys
         from timbrelab.errors import UnknownWordError
         from timbrelab.fx import plan_effects
-        from timbrelab.lexicon import encoders
+        from timbrelab.text import encoders
         out = {{}}
         def loaded():
             return sorted(m for m in {HEAVY + LAZY!r} if m in sys.modules)

@@ -1,4 +1,4 @@
-"""word → EQ: the Venkatesh et al. protocol, the shipped model, and phrases that compose."""
+"""word → EQ: the Venkatesh et al. protocol (eq_task on eval.crossval), the shipped model, and phrases that compose."""
 
 import json
 import shutil
@@ -7,11 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from timbrelab import models
 from timbrelab.errors import MissingComponentError
+from timbrelab.eval import crossval as CV
 from timbrelab.fx import plan_effects
 from timbrelab.lexicon import wordnet
 from timbrelab.word2fx import data as D
-from timbrelab.word2fx import eq as W
+from timbrelab.word2fx import eq as EQ
+from timbrelab.word2fx import eq_task as W
+from timbrelab.word2fx import models as M
 
 SHARED_FOLDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "socialfx" / "folds.json"
 needs_wordnet = pytest.mark.skipif(not wordnet.available(), reason="WordNet data (Debian wordnet-base) is not installed")
@@ -57,23 +61,48 @@ class Spy:
         return np.tile(self.mean_, (len(X), 1))
 
 
+@pytest.mark.parametrize("fold", [1, 2, 3, 4])
+def test_the_harness_splits_as_the_papers_protocol(fold):
+    train, test, test_words = CV.fold_split(W.EQTask(), fold)
+    s = D.fold_split(fold)
+    assert test_words == s.test_words and train.words.tolist() == s.train.words.tolist()
+    assert test.words.tolist() == s.test.words.tolist() and np.array_equal(test.Y, D.eq_targets(s.test.gains_db))
+
+
 @pytest.mark.parametrize("map_supervision", [False, True])
-def test_no_test_word_reaches_training_or_validation(map_supervision):
+def test_no_test_word_reaches_training_or_validation(map_supervision, monkeypatch):
     log = {"fit": set(), "predict": set()}
-    m = W.Method("spy", "none", lambda hp: Spy(log), map_supervision=map_supervision)
-    s = D.fold_split(3)
-    predict, info, _ = W.fit_method(m, s.train, set(s.test_words), seed=3)
-    assert log["fit"] and not log["fit"] & set(s.test_words)
-    assert not log["predict"] & set(s.test_words)  # validation words are training words
-    predict(s.test.words)
-    assert set(s.test.words) <= log["predict"]
+    monkeypatch.setitem(M.REGRESSORS, "spy", lambda: Spy(log))
+    m = {"name": "spy", "regressor": "spy", "features": "none", "map_supervision": map_supervision}
+    train, test, test_words = CV.fold_split(W.EQTask(), 3)
+    fitted, sel = CV.fit_select(W.EQTask(), m, train, exclude=test_words, seed=3)
+    assert log["fit"] and not log["fit"] & set(test_words)
+    assert not log["predict"] & set(test_words)  # validation words are training words
+    fitted.predict(test.words)
+    assert set(test.words) <= log["predict"]
 
 
 def test_validation_split_is_word_disjoint_and_seeded():
     words = D.fold_split(1).train.words
-    a, b = D.carve_validation(words, 0.15, 1), D.carve_validation(words, 0.15, 1)
+    a, b = CV.carve_validation(words, 0.15, 1), CV.carve_validation(words, 0.15, 1)
     assert (a == b).all() and 0.1 < a.mean() < 0.25
     assert not set(words[a]) & set(words[~a])
+
+
+def test_every_method_is_data():
+    """JSON- and TOML-able: str/int/float/bool, lists and tables, no None, no callables."""
+
+    def plain(x):
+        if isinstance(x, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in x.items())
+        if isinstance(x, list):
+            return all(plain(v) for v in x)
+        return isinstance(x, (str, int, float, bool))
+
+    ms = W.methods()
+    assert len(ms) >= 25 and all(plain(m) for m in ms.values())
+    assert json.loads(json.dumps(ms)) == ms
+    assert {m["regressor"] for m in ms.values() if "regressor" in m} <= set(M.REGRESSORS)
 
 
 def test_mean_baseline_reproduces_the_calibration_figure():
@@ -97,7 +126,8 @@ def test_wordnet_knows_timbre_antonyms():
 
 
 def test_shipped_model_loads_and_predicts():
-    m = W.EQWordModel.load()
+    m = models.load("word2eq")
+    assert isinstance(m, EQ.EQWordModel) and m.name == models.info("word2eq")["metrics"]["method"]
     g = m.predict(["warm", "tinny", "toasty"])
     assert g.shape == (3, 40) and np.abs(g).max() <= 4
     low, high = slice(1, 7), slice(24, 36)  # 50–260 Hz, 3–11 kHz
@@ -107,14 +137,72 @@ def test_shipped_model_loads_and_predicts():
 def test_shipped_model_refuses_a_damaged_file(tmp_path, monkeypatch):
     from timbrelab import weights
 
-    for name in (weights.MANIFEST, W.WEIGHTS_FILE):
+    ckpt = models.info("word2eq")["checkpoint"]
+    for name in (weights.MANIFEST, ckpt):
         shutil.copy(weights.weights_dir() / name, tmp_path / name)
-    with open(tmp_path / W.WEIGHTS_FILE, "r+b") as f:
+    with open(tmp_path / ckpt, "r+b") as f:
         f.seek(-4, 2)
         f.write(b"\0\0\0\0")
     monkeypatch.setattr(weights, "weights_dir", lambda: tmp_path)
     with pytest.raises(MissingComponentError, match="does not match"):
-        W.EQWordModel.load()
+        models.load("word2eq")
+
+
+def test_shipped_model_round_trips_through_its_checkpoint(tmp_path):
+    from timbrelab.ml.checkpoint import load_checkpoint, save_checkpoint
+
+    m = models.load("word2eq")
+    save_checkpoint(tmp_path / "c.safetensors", m.to_checkpoint())
+    back = EQ.EQWordModel.from_checkpoint(load_checkpoint(tmp_path / "c.safetensors"))
+    words = ["warm", "toasty", "velvety", "qwerty", "big church"]
+    assert np.array_equal(back.predict(words), m.predict(words))
+    assert back.method == m.method and back.hyper == m.hyper
+
+
+@needs_wordnet
+def test_the_recipe_trains_exactly_what_is_shipped():
+    """`timbrelab train word2eq` then `ship` is the one way the shipped file is made: the recipe reproduces it."""
+    from timbrelab.ml.checkpoint import load_checkpoint
+    from timbrelab.ml.recipes import load_recipe
+
+    recipe = load_recipe("word2eq", overrides=["train.cross_validation_json=''"])
+    trained = EQ.train_recipe(recipe)
+    shipped = load_checkpoint(models.checkpoint_path("word2eq"))
+    assert trained.checkpoint.config == shipped.config and trained.checkpoint.vocabulary == shipped.vocabulary
+    assert trained.checkpoint.tensors.keys() == shipped.tensors.keys()
+    assert all(np.array_equal(trained.checkpoint.tensors[k], shipped.tensors[k]) for k in shipped.tensors)
+    info = models.info("word2eq")
+    assert info["training_command"].startswith("timbrelab train word2eq") and info["recipe"]["train"]["method"] == recipe["train"]["method"]
+    assert trained.metrics["validation_mae_db_all_words"] == info["metrics"]["validation_mae_db_all_words"]
+
+
+def test_missing_wordnet_is_said_not_swallowed(monkeypatch):
+    """Without WordNet the polarity kernel still predicts (antonyms ignored) and every resolution says so."""
+    from timbrelab.word2fx import fallback
+
+    had_wordnet = wordnet.available()
+    with_wordnet = models.load("word2eq")
+
+    def absent():
+        raise MissingComponentError("WordNet data is not installed")
+
+    monkeypatch.setattr(wordnet, "wordnet_dir", absent)
+    assert not wordnet.available()
+    m = models.load("word2eq")
+    assert len(m.notes) == 1 and "WordNet is not installed" in m.notes[0]
+    assert m.predictor.regressor.relation is None
+    words = ["warm", "toasty", "cold", "velvety"]
+    g = m.predict(words)
+    assert g.shape == (4, 40) and np.isfinite(g).all()
+    if had_wordnet:
+        assert with_wordnet.notes == [] and not np.allclose(g, with_wordnet.predict(words))  # WordNet changes these curves
+    fallback.eq_model.cache_clear()
+    try:
+        plan = plan_effects("toasty")
+        (r,) = plan.resolutions
+        assert r.source == "model" and "WordNet is not installed" in r.note and "WordNet is not installed" in plan.summary()
+    finally:
+        fallback.eq_model.cache_clear()
 
 
 def test_unmapped_and_thin_words_use_the_model():

@@ -1,6 +1,6 @@
 """`timbrelab bench word2eq`: word → EQ on the Venkatesh et al. (2022) folds, the paper's figures beside ours.
 
-Runs every method of ``timbrelab.word2fx.eq.methods()`` on the four folds (protocol in that module),
+Runs every method of ``timbrelab.word2fx.eq_task.methods()`` on the four folds (protocol in that module),
 plus the human reference, and writes JSON (per method: ``mae_db_mean``, ``mae_db_sd``, ``pcm_mean``,
 per-fold values, validation MAE), a markdown table and two PNGs: MAE per method, and human vs
 predicted curves for held-out test words (like the paper's Figs 3–5). The "selected" method is the
@@ -62,20 +62,20 @@ def run(args) -> int:
     from timbrelab.bench.provenance import report_provenance
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
-    from timbrelab.word2fx import eq as W
+    from timbrelab.word2fx import eq_task as W
 
     all_methods = W.methods()
     if args.list:
         for m in all_methods.values():
-            print(f"{m.name:32s} {m.note}")
+            print(f"{m['name']:32s} {m.get('note', '')}")
         return 0
     names = list(args.methods or (QUICK_METHODS if args.quick else all_methods))
     unknown = [n for n in names if n not in all_methods]
     if unknown:
         raise BadParameterError(f"unknown method(s) {', '.join(unknown)}; see `timbrelab bench word2eq --list`")
     for n in list(names):  # ensembles need their members, run first
-        names += [x for x in all_methods[n].ensemble if x not in names]
-    names.sort(key=lambda n: bool(all_methods[n].ensemble))
+        names += [x for x in all_methods[n].get("ensemble", ()) if x not in names]
+    names.sort(key=lambda n: bool(all_methods[n].get("ensemble")))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = Path(args.json) if args.json else out_dir / "bench_word2eq.json"
@@ -163,7 +163,7 @@ def markdown_table(r: dict) -> str:
 
 def _diagnostics() -> dict:
     """Facts about the data behind the results: antonyms in embedding space, and what the map adds."""
-    from timbrelab.lexicon.encoders import get_encoder
+    from timbrelab.text.encoders import get_encoder
     from timbrelab.lexicon.maps import eq_map
     from timbrelab.word2fx import data as D
 

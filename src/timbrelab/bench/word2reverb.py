@@ -1,6 +1,6 @@
 """`timbrelab bench word2reverb`: word → reverb settings for words nobody rated, 4-fold word-disjoint CV.
 
-Runs every method of ``timbrelab.word2fx.reverb.method_specs`` (mean, nearest word, kNN and kernel
+Runs every method of ``timbrelab.word2fx.reverb_task.method_specs`` (mean, nearest word, kNN and kernel
 regression on MiniLM / GloVe / prompt / concatenated embeddings, the MLP) on the committed folds;
 hyper-parameters are chosen on an inner validation split of each fold's training words. Reports, per
 method, every metric per fold and its mean ± sd, the inner-validation MAE (the only score used to pick
@@ -50,13 +50,14 @@ def run(args) -> int:
 
     from timbrelab.bench.provenance import report_provenance
     from timbrelab.io_utils import atomic_write_text
-    from timbrelab.word2fx import reverb as R
+    from timbrelab.word2fx import reverb_data as RD
+    from timbrelab.word2fx import reverb_task as R
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = Path(args.json) if args.json else out_dir / "bench_word2reverb.json"
     specs = R.method_specs(quick=args.quick)
-    folds = [1] if args.quick else sorted(R.reverb_folds())
+    folds = [1] if args.quick else sorted(RD.reverb_folds())
     threads = None
     if not args.quick:  # the MLP is tiny: one thread avoids oversubscription stalls on a shared 2-core machine
         import torch
@@ -73,16 +74,17 @@ def run(args) -> int:
             torch.set_num_threads(threads)  # as it was: a bench run in-process leaves no global switch behind
     wall = time.perf_counter() - t0
     try:
-        from timbrelab.weights import entry
+        from timbrelab.models import info
 
-        shipped = {k: entry(R.MODEL_NAME).get(k) for k in ("method", "hyperparameters", "files")}
+        e = info("word2reverb")
+        shipped = {"method": e["metrics"]["method"], "hyperparameters": e["metrics"]["hyperparameters"], "files": e["files"]}
     except Exception:  # no weights trained yet
         shipped = None
     result = {
         "benchmark": "word2reverb",
         "provenance": report_provenance("word2reverb", args, **({"torch_threads": 1} if threads is not None else {})),
         "quick": bool(args.quick),
-        "protocol": R.FOLDS_PROTOCOL,
+        "protocol": RD.FOLDS_PROTOCOL,
         "metrics_doc": {
             "mae": "mean absolute error over the 5 normalised (0–1) targets log d, log rt, m, log f, log E",
             "mae_<target>": "MAE on one normalised target",
@@ -92,7 +94,7 @@ def run(args) -> int:
             "d_log2": "|log2(d_pred / d_label)|", "g_mae": "|g_pred − g_label|", "m_ms": "|m_pred − m_label| in ms",
             "label": "a test word's mean normalised target over its contributions; each test word counts once",
         },
-        "min_support": R.MIN_SUPPORT,
+        "min_support": RD.MIN_SUPPORT,
         "folds": cv["folds"],
         "n_test_words": cv["n_test_words"],
         "wall_s": wall,
@@ -100,7 +102,7 @@ def run(args) -> int:
         "human_split_half": cv["human_split_half"],
         "selected_by_inner_validation": cv["selected_by_inner_validation"],
         "shipped": shipped,
-        "map_agreement": R.map_agreement(),
+        "map_agreement": RD.map_agreement(),
     }
     md = markdown_table(result)
     _plot(cv, result, out_dir / "bench_word2reverb.png")
@@ -154,7 +156,7 @@ def _plot(cv: dict, r: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from timbrelab.io_utils import save_figure
-    from timbrelab.word2fx.reverb import targets_to_perceptual
+    from timbrelab.word2fx.reverb_data import targets_to_perceptual
 
     names = list(r["methods"])
     fig, ax = plt.subplots(2, 2, figsize=(12, 8.5))

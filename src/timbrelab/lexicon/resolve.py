@@ -115,7 +115,7 @@ class NearestWordFallback:
 
     def _index_for(self, effect: str):
         if effect not in self._index:
-            from timbrelab.lexicon.encoders import get_encoder
+            from timbrelab.text.encoders import get_encoder
 
             entries = [e for e in get_map(effect).entries if e.lang == "English"]
             vecs = get_encoder(self.encoder_name).encode([e.word.replace("-", " ") for e in entries])
@@ -123,7 +123,7 @@ class NearestWordFallback:
         return self._index[effect]
 
     def __call__(self, phrase: Phrase, effect: str | None, known: MapEntry | None = None) -> Resolution:
-        from timbrelab.lexicon.encoders import get_encoder
+        from timbrelab.text.encoders import get_encoder
 
         q = get_encoder(self.encoder_name).encode([phrase.text])[0]
         best = {}

@@ -1,6 +1,7 @@
 """Recipes as data: one TOML file per shipped model says how it is trained.
 
-A recipe (``timbrelab/recipes/NAME.toml``, or any file given with ``--recipe``)::
+A recipe (``timbrelab/recipes/NAME.toml``, or any file given with ``--recipe``; in the file name ``-``
+and ``_`` are interchangeable, so ``timbre-cnn.toml`` trains the model ``timbre_cnn``)::
 
     [model]
     name = "word2eq"                                   # registry name (the manifest key)
@@ -14,6 +15,7 @@ A recipe (``timbrelab/recipes/NAME.toml``, or any file given with ``--recipe``):
     method = "glove+minilm-wordnet-kernel"
     seed = 0
 
+Shipped data that is not a model (a table read by its own module) has ``loader = ""``.
 ``--set train.seed=1`` overrides a value (parsed as TOML: numbers, booleans, strings, lists).
 The resolved recipe is written into the run's ``run.json`` and from there into the manifest.
 """
@@ -51,6 +53,8 @@ def load_recipe(name: str | None = None, path=None, overrides=()) -> dict:
         if name is None:
             raise BadParameterError("give a model name or --recipe FILE")
         path = recipes_dir() / f"{name}.toml"
+        if not path.exists():  # timbre-cnn.toml trains timbre_cnn: either spelling finds it
+            path = next((p for p in recipes_dir().glob("*.toml") if _same(p.stem, name)), path)
         if not path.exists():
             raise BadParameterError(f"no recipe for '{name}' (known: {', '.join(names())}); or give --recipe FILE")
     try:
@@ -61,9 +65,14 @@ def load_recipe(name: str | None = None, path=None, overrides=()) -> dict:
         for k in keys:
             if k not in recipe.get(section, {}):
                 raise BadParameterError(f"recipe {path}: [{section}] {k} is missing")
-    if name is not None and recipe["model"]["name"] != name:
+    if name is not None and not _same(recipe["model"]["name"], name):
         raise BadParameterError(f"recipe {path} trains '{recipe['model']['name']}', not '{name}'")
     return apply_overrides(recipe, overrides)
+
+
+def _same(a: str, b: str) -> bool:
+    """Recipe and model names match with ``-`` and ``_`` taken as the same (file timbre-cnn.toml, model timbre_cnn)."""
+    return a.replace("-", "_") == b.replace("-", "_")
 
 
 def apply_overrides(recipe: dict, overrides) -> dict:

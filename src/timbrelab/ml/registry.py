@@ -3,6 +3,9 @@
 The weights manifest (``timbrelab/weights/manifest.json``) has one entry per shipped model: its
 checkpoint file and SHA-256, the ``loader`` (``"module:Class"`` whose ``from_checkpoint`` builds the
 model), the training command and recipe, the data, the metrics, software versions and git commit.
+Shipped *data* in the same checkpoint format (e.g. ``text_embeddings``, read by
+:mod:`timbrelab.text.table`) has the same entry with an empty ``loader``: trained and shipped the same
+way, but not a model — ``available()`` does not list it and ``load()`` refuses it.
 ``load(name)`` checks the hash, reads the checkpoint (:mod:`timbrelab.ml.checkpoint`) and calls the
 loader. Each call returns a new instance: whoever loads a model owns its lifetime (the service
 layer keeps one per process).
@@ -110,7 +113,8 @@ def ship(run_dir) -> dict:
         raise BadParameterError(f"{run_dir}: not a training run folder ({RUN_FILE}: {exc})") from None
     src = run_dir / run["checkpoint"]
     ckpt = load_checkpoint(src)  # refuse anything that is not a readable checkpoint
-    loader(run["loader"]).from_checkpoint(ckpt)  # and that its loader cannot build
+    if run["loader"]:  # shipped data (loader "") is read by its own module, not built by a loader
+        loader(run["loader"]).from_checkpoint(ckpt)  # refuse a model its loader cannot build
     w = _weights()
     dst = w.weights_dir() / run["checkpoint"]
     tmp = dst.with_name("." + dst.name + ".part")

@@ -4,6 +4,7 @@
 and 40 gains in dB. ``eq_targets(gains_db)`` is the paper's target scaling: clip to ±4 dB, map to
 0…1; ``TARGET_RANGE_DB`` converts an error on that scale back to dB. ``venkatesh_folds()`` are the
 four folds of held-out test words; ``fold_split`` applies the paper's protocol to one of them.
+``word_key`` is the form a data word is embedded in (shared with word → reverb).
 """
 
 from __future__ import annotations
@@ -92,25 +93,6 @@ def fold_split(fold: int, data: EQContributions | None = None) -> FoldSplit:
     return FoldSplit(fold, data.subset(~is_test), test, test_words)
 
 
-def carve_validation(words: np.ndarray, fraction: float = 0.15, seed: int = 0) -> np.ndarray:
-    """A boolean mask over rows: the rows of a random ``fraction`` of the distinct words (word-disjoint)."""
-    vocab = np.array(sorted(set(words.tolist())))
-    rng = np.random.default_rng(seed)
-    val_words = rng.choice(vocab, size=max(1, int(round(fraction * len(vocab)))), replace=False)
-    return np.isin(words, val_words)
-
-
 def word_key(word: str) -> str:
     """The form used to embed a data word: hyphens and underscores as spaces ('big-church' → 'big church')."""
     return normalize(word).replace("-", " ")
-
-
-def embed(words, feature: str) -> np.ndarray:
-    """Embeddings of data words (in ``word_key`` form): an encoder name, or '+'-joined names (rows concatenated)."""
-    from timbrelab.lexicon.encoders import get_encoder
-
-    keys = [word_key(w) for w in words]
-    uniq = sorted(set(keys))
-    parts = [get_encoder(name).encode(uniq) for name in feature.split("+")]
-    table = dict(zip(uniq, np.concatenate(parts, axis=1)))
-    return np.stack([table[k] for k in keys]) if keys else np.zeros((0, sum(p.shape[1] for p in parts)), np.float32)

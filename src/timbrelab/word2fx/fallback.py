@@ -3,8 +3,9 @@
 Which effect an unmapped word drives, and whether it is refused, follow the lexicon's rule (the
 effect whose nearest mapped English word is more similar by MiniLM; refused below similarity 0.5,
 so "qwerty" stays an error); a word asked for as the effect whose map lacks it ("--eq church") is
-never refused. The settings then come from the shipped model for that effect, and the resolution
-says so (``source = "model"``), naming the model and, for reference, the nearest crowd words.
+never refused. The settings then come from the shipped model for that effect (``timbrelab.models.load``),
+and the resolution says so (``source = "model"``), naming the model and, for reference, the nearest
+crowd words; whatever the model reports missing here (``model.notes``, e.g. WordNet) is in its note.
 """
 
 from __future__ import annotations
@@ -18,16 +19,18 @@ from timbrelab.lexicon.resolve import NearestWordFallback, Resolution, known_not
 
 @lru_cache(maxsize=None)
 def eq_model():
-    from timbrelab.word2fx.eq import EQWordModel
+    """The shipped word → EQ model, from the registry (hash-checked; loaded once per process)."""
+    from timbrelab import models
 
-    return EQWordModel.load()
+    return models.load("word2eq")
 
 
 @lru_cache(maxsize=None)
 def reverb_model():
-    from timbrelab.word2fx.reverb import ReverbWordModel
+    """The shipped word → reverb model, from the registry (hash-checked; loaded once per process)."""
+    from timbrelab import models
 
-    return ReverbWordModel.load()
+    return models.load("word2reverb")
 
 
 class ModelFallback:
@@ -50,6 +53,8 @@ class ModelFallback:
             note = f"its crowd EQ curve rests on only {entry.num} ratings: predicted by the trained model, which learned from them"
         if known is not None:
             note = known_note(known, near.effect, f"predicted by the word2{near.effect} model")
+        for missing in getattr(model, "notes", ()):  # what the model lacks here (e.g. WordNet) is said, never swallowed
+            note = f"{note}; {missing}"
         return Resolution(
             phrase=phrase, effect=near.effect, source="model", settings=settings,
             used=[{"model": f"word2{near.effect}", "method": model.name}] + [{**u, "role": "nearest crowd word (for reference)"} for u in near.used],

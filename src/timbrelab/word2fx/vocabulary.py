@@ -8,30 +8,26 @@ all. ``vocabulary()`` lists every text the apply path may embed for such a word:
 - every training word of the word → EQ model (the SocialEQ English contributions) and of the
   word → reverb model (SocialFX words with enough support), in ``word_key`` form.
 
-``build()`` embeds them with the very encoders the apply path uses (``lexicon.encoders``, table
-disabled) and writes ``timbrelab/weights/text_embeddings.npz`` with its manifest entry (hash, the
-command, the encoders' package versions). A table built from other package versions is ignored at
-run time, so a stale table costs speed, never correctness.
+``train_recipe`` (the trainer of ``recipes/text_embeddings.toml``) embeds them with the very
+encoders the apply path uses (:class:`timbrelab.text.table.EmbeddingTable`; the table itself and its
+lookup live in :mod:`timbrelab.text.table`). Build and ship::
 
-Rebuild: ``python -m timbrelab.word2fx.vocabulary --build`` (a few seconds).
+    timbrelab train text_embeddings -o runs/text_embeddings && timbrelab ship runs/text_embeddings
+
+A table computed from other versions of the encoders' packages is ignored at run time, so a stale
+table costs speed, never correctness.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
-
-BUILD_COMMAND = "python -m timbrelab.word2fx.vocabulary --build"
-ENCODERS = ("minilm", "glove")
 
 
 def vocabulary() -> list[str]:
     """Sorted texts: crowd-map words (both forms) and the models' training words (``word_key`` form)."""
     from timbrelab.lexicon.maps import eq_map, reverb_map
     from timbrelab.word2fx.data import eq_contributions, word_key
-    from timbrelab.word2fx.reverb import eligible_words
+    from timbrelab.word2fx.reverb_data import eligible_words
 
     texts: set[str] = set()
     for m in (eq_map(), reverb_map()):
@@ -43,41 +39,13 @@ def vocabulary() -> list[str]:
     return sorted(t for t in texts if t)
 
 
-def build() -> dict:
-    """Embed ``vocabulary()`` with each encoder, write the table into the package, record it in the manifest."""
-    from timbrelab import weights
-    from timbrelab.lexicon.encoders import EMBEDDING_TABLE, EMBEDDING_TABLE_FILE, ENCODERS as ENCODER_CLASSES, EmbeddingTable, source_versions
+def train_recipe(recipe: dict, progress=None):
+    """Embed ``vocabulary()`` with each encoder of ``[train] encoders``: the table as a checkpoint, and its metrics."""
+    from timbrelab.ml.recipes import Trained
+    from timbrelab.text.table import EmbeddingTable
 
     t0 = time.perf_counter()
-    texts = vocabulary()
-    vectors = {name: ENCODER_CLASSES[name](use_table=False).encode(texts) for name in ENCODERS}
-    meta = {"sources": source_versions(), "encoders": list(ENCODERS), "n_texts": len(texts)}
-    EmbeddingTable(texts, vectors, meta).save(weights.weights_dir() / EMBEDDING_TABLE_FILE)
-    return weights.register(
-        EMBEDDING_TABLE, [EMBEDDING_TABLE_FILE], BUILD_COMMAND,
-        "English words of lexicon/data audealize EQ and reverb maps (as typed and with spaces), the word2eq training words "
-        "(SocialEQ English contributions) and the word2reverb training words (SocialFX, >= 5 occurrences), in word_key form",
-        {"n_texts": len(texts), "build_seconds": round(time.perf_counter() - t0, 2)},
-        {"kind": "precomputed text embeddings (not a trained model): rows of lexicon.encoders, L2-normalised float32",
-         "encoders": {"minilm": "all-MiniLM-L6-v2, numpy forward (timbrelab.lexicon.minilm)", "glove": "GloVe 6B 50-d, mean of word vectors"},
-         "sources": meta["sources"]},
-    )
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m timbrelab.word2fx.vocabulary", description=__doc__.splitlines()[0])
-    ap.add_argument("--build", action="store_true", help="embed the vocabulary and write text_embeddings.npz + its manifest entry")
-    ap.add_argument("--list", action="store_true", help="print the vocabulary")
-    args = ap.parse_args(argv)
-    if args.list:
-        print("\n".join(vocabulary()))
-        return 0
-    if not args.build:
-        ap.print_help()
-        return 2
-    print(json.dumps(build(), indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    encoders = list(recipe.get("train", {}).get("encoders", ["minilm", "glove"]))
+    table = EmbeddingTable.build(vocabulary(), encoders)
+    metrics = {"n_texts": len(table.texts), "encoders": encoders, "sources": table.sources, "build_seconds": round(time.perf_counter() - t0, 2)}
+    return Trained(table.to_checkpoint(recipe["model"]["name"]), metrics)

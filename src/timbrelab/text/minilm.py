@@ -8,7 +8,7 @@ then the forward pass in float32 numpy, one text at a time (no padding), with th
 memory-mapped from the package's safetensors file (only the rows of the tokens used are read from the
 30,522 × 384 embedding matrix).
 
-Agreement with sentence-transformers (``tests/test_cheap_words.py``, 35 texts recorded from
+Agreement with sentence-transformers (``tests/test_text.py``, 35 texts recorded from
 ``SentenceTransformer.encode``: words, phrases, accents, emoji, the empty text, a text truncated at
 256 tokens): cosine similarity > 0.9999999 for every text. Loading costs ~0.05 s and ~45 MB of mapped
 weights; a word takes a few milliseconds (sentence-transformers: ~5 s to import and load, ~400 MB).

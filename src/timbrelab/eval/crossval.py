@@ -53,9 +53,6 @@ class Examples:
     def concat(self, other: "Examples") -> "Examples":
         return Examples(np.r_[self.words, other.words], np.r_[self.Y, other.Y], {k: np.r_[v, other.columns[k]] for k, v in self.columns.items()})
 
-    def of_words(self, words) -> "Examples":
-        return self.subset(np.isin(self.words, list(words)))
-
 
 def carve_validation(words, fraction: float, seed: int) -> np.ndarray:
     """A boolean mask over rows: the rows of a random ``fraction`` of the distinct words (word-disjoint).

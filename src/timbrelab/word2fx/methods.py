@@ -23,7 +23,6 @@ embedding"; an unseen word is all zeros); ``none`` is a constant column (the mea
 
 from __future__ import annotations
 
-import copy
 from typing import Sequence
 
 import numpy as np
@@ -122,8 +121,3 @@ def fit_predictor(method: dict, hp: dict, words, Y, weights, seed: int = 0, val_
         kw = {"X_val": feat(val_words), "Y_val": val_Y}
     model.fit(feat(words), Y, sample_weight=weights, words=words, **kw)
     return Predictor(feat, model)
-
-
-def to_json(method: dict) -> dict:
-    """A copy of the method that ``json.dumps`` writes as it is."""
-    return copy.deepcopy(method)

@@ -91,13 +91,6 @@ def method_specs(quick: bool = False) -> list[dict]:
     return specs
 
 
-def spec_by_name(name: str) -> dict:
-    for s in method_specs():
-        if s["name"] == name:
-            return s
-    raise KeyError(name)
-
-
 # ----------------------------------------------------------------------------------------- the task
 
 

@@ -45,10 +45,7 @@ GLOBAL_CALLS = {
 
 #: path (relative to the package) → why it is expected to fail today; strict xfail: fixed = red, remove the entry
 KNOWN_UPWARD: dict[str, str] = {}
-KNOWN_SWITCHES: dict[str, str] = {
-    "timbre_cnn/metrics.py": "plot_confusion calls matplotlib.use('Agg') (issue #9: plots move to timbrelab.plots, drawn on a Figure)",
-    "timbre_cnn/train.py": "train_model calls torch.set_num_threads(cfg.threads) (issue #9: training moves to timbrelab.ml; threads are the caller's)",
-}
+KNOWN_SWITCHES: dict[str, str] = {}
 
 
 def modules_of(names) -> list[Path]:

@@ -74,7 +74,10 @@ def run_train(args) -> int:
         raise BadParameterError(f"{out} exists and is not empty: choose a new run folder")
     from timbrelab.io_utils import check_writable_dir
 
-    check_writable_dir(out.parent if not out.exists() else out, "run")
+    existing = out
+    while not existing.exists() and existing != existing.parent:  # the run folder and its parents are created
+        existing = existing.parent
+    check_writable_dir(existing, "run")
     command = "timbrelab " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else f"timbrelab train {name}"
     trained = loader(recipe["model"]["trainer"])(recipe, progress=False if args.quiet else None)
     write_run(out, name, trained.checkpoint, recipe["model"]["loader"], recipe, trained.metrics, recipe["data"]["description"], command)
@@ -88,5 +91,5 @@ def run_ship(args) -> int:
     from timbrelab.ml.registry import ship
 
     entry = ship(args.run_dir)
-    print(f"shipped {entry['checkpoint']} (sha256 {entry['files'][entry['checkpoint']][:12]}…) as '{json.loads(open(args.run_dir.rstrip('/') + '/run.json').read())['name']}'")
+    print(f"shipped {entry['checkpoint']} (sha256 {entry['files'][entry['checkpoint']][:12]}…) with its manifest entry")
     return 0

@@ -1,4 +1,5 @@
-"""Timbre CNN pipeline: windows from rendered data, metrics, training, classification, the benchmark."""
+"""Timbre CNN pipeline: windows from rendered data, training, the checkpoint round trip, classification,
+the benchmark (the metrics themselves: tests/test_eval.py)."""
 
 import json
 
@@ -7,25 +8,9 @@ import pytest
 
 from timbrelab.errors import AudioFileError, BadParameterError, MissingComponentError
 from timbrelab.timbre_cnn import data as TD
-from timbrelab.timbre_cnn.metrics import multi_label_scores, prf_scores, single_label_scores
 
 from conftest import needs_synth
 from timbrelab.sounds.render import Renderer
-
-
-def test_metrics_by_hand():
-    y_true = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0]], bool)
-    y_pred = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 1]], bool)
-    s = prf_scores(y_true, y_pred)
-    # micro: tp 3, fp 2, fn 1 -> P 0.6, R 0.75
-    assert s["micro_precision"] == pytest.approx(0.6) and s["micro_recall"] == pytest.approx(0.75)
-    # macro over the 2 classes present: class0 P 2/3 R 1, class1 P 1 R 1/2
-    assert s["macro_precision"] == pytest.approx((2 / 3 + 1) / 2) and s["macro_recall"] == pytest.approx(0.75)
-    assert s["n_classes_present"] == 2
-    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
-    assert single_label_scores(probs, np.array([0, 1]))["accuracy"] == 0.5
-    m = multi_label_scores(probs, np.array([[1, 1, 0], [0, 1, 1]], bool))
-    assert m["micro_recall"] == 1.0 and m["threshold"] == 0.2
 
 
 def _tiny_windows(n_per_class=6, classes=("violin", "flute")):
@@ -77,14 +62,14 @@ def _seeded_model(fit_on):
     An untrained model's zero output layer gives every class 1/28, which every ordering holds for."""
     import torch
 
-    from timbrelab.timbre_cnn.frontend import FrontEndConfig
+    from timbrelab.timbre_cnn.classify import TimbreClassifier
     from timbrelab.timbre_cnn.models import TimbreCNNConfig, build_model
 
     torch.manual_seed(0)
     model = build_model(TimbreCNNConfig("dieleman", len(TD.CLASSES), width=8))
-    model.standardizer.fit(TD.clip_windows(fit_on, 22050, FrontEndConfig()))
+    model.standardizer.fit(TD.clip_windows(fit_on, 22050, TD.FrontEndConfig()))
     torch.nn.init.normal_(model.output_layer.weight, std=0.3)
-    return model.eval()
+    return TimbreClassifier(model.eval(), TD.FrontEndConfig(), TD.CLASSES)
 
 
 def _render(name: str, program_pitch: int, seconds: float = 12.0):
@@ -98,19 +83,20 @@ def _render(name: str, program_pitch: int, seconds: float = 12.0):
 @needs_synth
 def test_classify_a_long_file_with_a_timeline(tmp_path):
     from timbrelab.audio import write_audio
-    from timbrelab.timbre_cnn.classify import classify, classify_file, load_model, save_model
+    from timbrelab.ml.checkpoint import load_checkpoint, save_checkpoint
+    from timbrelab.timbre_cnn.classify import TimbreClassifier, classify, classify_file
     from timbrelab.timbre_cnn.evaluate import window_probabilities
-    from timbrelab.timbre_cnn.frontend import FrontEndConfig
 
     sr = 22050
     audio = _render("violin", 40)
-    model = _seeded_model(audio)
-    save_model(model, tmp_path / "m.safetensors", TD.CLASSES)
-    loaded = load_model(tmp_path / "m.safetensors")
+    built = _seeded_model(audio)
+    model = built.model
+    save_checkpoint(tmp_path / "m.safetensors", built.to_checkpoint())
+    loaded = TimbreClassifier.from_checkpoint(load_checkpoint(tmp_path / "m.safetensors"))
     write_audio(tmp_path / "long.wav", audio, sr, bit_depth="float")  # float: the file holds exactly `audio`
 
     # the reference: the mean of the windows' softmax outputs of the model as built (not as saved)
-    fe = FrontEndConfig()
+    fe = TD.FrontEndConfig()
     windows = TD.clip_windows(audio, sr, fe)
     per_window = window_probabilities(model, windows, batch_size=8)
     assert per_window.shape == (len(windows), len(TD.CLASSES)) == (5, 28)  # 12 s = 4 windows of 2.73 s + one aligned to the end
@@ -168,7 +154,7 @@ def test_cli_classify_with_the_shipped_model(cli, tmp_path):
     from timbrelab import weights
 
     if "timbre_cnn" not in weights.manifest():
-        pytest.fail("the package ships no timbre_cnn weights (run `timbrelab bench timbre-cnn --ship`)")
+        pytest.fail("the package ships no timbre_cnn weights (run `timbrelab train timbre-cnn -o runs/timbre-cnn && timbrelab ship runs/timbre-cnn`)")
     code, out, err = cli("render", "piano", "-o", tmp_path / "p.wav", "--soundfont", "TimGM6mb", "--pitch", "60")
     assert code == 0, err
     code, out, err = cli("classify", tmp_path / "p.wav", "--top", "3")

@@ -94,3 +94,70 @@ def test_training_is_bit_identical_to_the_recorded_loop():
         assert set(state) == {k.split("/", 1)[1] for k in want if k.startswith(name + "/")}, name
         for k, v in state.items():
             np.testing.assert_array_equal(v, want[f"{name}/{k}"], err_msg=f"{name}: {k}")
+
+
+# ------------------------------------------------------------------------------- the recipe
+
+
+def test_the_shipped_recipe_names_the_bench_choice_and_its_training_sets():
+    from timbrelab.bench.timbre_cnn import data_specs
+    from timbrelab.ml.recipes import load_recipe
+    from timbrelab.timbre_cnn import data as TD
+    from timbrelab.timbre_cnn.models import paper_configs
+    from timbrelab.timbre_cnn.train import TrainConfig, recipe_specs
+
+    r = load_recipe("timbre-cnn")
+    assert r == load_recipe("timbre_cnn") and r["model"]["name"] == "timbre_cnn"
+    t = r["train"]
+    assert t["architecture"] == "small-rect-1x" and t["architecture"] in paper_configs(len(TD.CLASSES))
+    assert TD.FrontEndConfig.from_dict(t["front_end"]) == TD.FrontEndConfig()
+    assert TrainConfig(**{k: t[k] for k in TrainConfig.__dataclass_fields__ if k in t}) == TrainConfig(max_epochs=12, patience=3, seed=0)
+    specs = recipe_specs(t)
+    bench = data_specs()
+    assert set(specs) == {"train_notes", "train_phrases"} and all(bench[k] == v for k, v in specs.items())  # one source
+    assert specs["train_notes"].pitch_jitter == 3 and specs["train_notes"].soundfonts == ("FluidR3_GM", "TimGM6mb")
+
+
+TINY_RECIPE = """
+[model]
+name = "timbre_cnn"
+loader = "timbrelab.timbre_cnn.classify:TimbreClassifier"
+trainer = "timbrelab.timbre_cnn.train:train_recipe"
+[data]
+description = "two instruments, a few notes"
+[train]
+architecture = "dieleman-1x"
+max_epochs = 1
+validation_fraction = 0.3
+[train.front_end.logmel]
+log_offset = 1e-4
+[train.data.notes]
+kind = "notes"
+name = "tiny-notes"
+soundfonts = ["TimGM6mb"]
+instruments = ["violin", "flute"]
+pitch_step = 12
+velocities = [90]
+duration_s = 1.0
+release_s = 0.2
+"""
+
+
+@pytest.mark.needs_synth
+def test_timbrelab_train_writes_a_run_the_registry_loads(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("TIMBRELAB_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "tiny.toml").write_text(TINY_RECIPE)
+    code, out, err = cli("train", "--recipe", tmp_path / "tiny.toml", "-o", tmp_path / "run", "-q")
+    assert code == 0, err
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["name"] == "timbre_cnn" and run["loader"] == "timbrelab.timbre_cnn.classify:TimbreClassifier"
+    m = run["metrics"]
+    assert m["epochs_run"] == 1 and 0 <= m["val_accuracy"] <= 1 and m["clips"]["validation"] >= 2 and m["params"] > 0
+    assert m["data"]["notes"]["name"] == "tiny-notes"
+    from timbrelab.models import load_path
+
+    clf = load_path(tmp_path / "run" / "timbre_cnn.safetensors")
+    assert clf.front_end.logmel.log_offset == 1e-4  # the recipe's front end, not the default
+    assert clf.info == {"architecture": "dieleman-1x"}
+    res = clf.classify(np.zeros((1, 22050), np.float32) + 0.01, 22050, top=2)
+    assert len(res.top) == 2

@@ -9,8 +9,10 @@ like IRMAS's predominant-instrument test, threshold 0.2), with test notes off th
 and at another velocity, (3) real recordings from Debian packages
 (top-1). Clip predictions average the window probabilities. Models: single-layer and multi-layer
 (the paper's), small-rectangular (Choi-style 3×3) and Dieleman-style full-height filters at 1× and
-2× the multi-layer's parameters. The model with the best *validation* accuracy is the one shipped
-(``--ship``); test sets are never used to choose.
+2× the multi-layer's parameters. The model with the best *validation* accuracy is the one shipped;
+test sets are never used to choose. The training data and the shipped architecture are those of the
+recipe ``timbrelab/recipes/timbre-cnn.toml``; the shipped model is made the way every model is:
+``timbrelab train timbre-cnn -o RUN_DIR`` then ``timbrelab ship RUN_DIR``.
 """
 
 from __future__ import annotations
@@ -33,14 +35,15 @@ def register(sub) -> None:
         description=(
             "Train the single-layer and multi-layer timbre CNNs of Pons et al. (2017) and the small-rectangular "
             "and Dieleman baselines on notes of the training soundfonts, select by validation accuracy, and "
-            "test on the held-out soundfont's notes and mixtures and on real recordings. --ship writes the "
-            "selected model into the package with its manifest entry."
+            "test on the held-out soundfont's notes and mixtures and on real recordings. The shipped model is "
+            "trained from the recipe (its architecture: this bench's selection) with `timbrelab train timbre-cnn` "
+            "and put into the package with `timbrelab ship RUN_DIR`."
         ),
         epilog=(
             "examples:\n"
             "  timbrelab bench timbre-cnn                          # all six models (~30 min)\n"
             "  timbrelab bench timbre-cnn --models small-rect-1x --epochs 4\n"
-            "  timbrelab bench timbre-cnn --ship                   # and ship the validation-best\n"
+            "  timbrelab train timbre-cnn -o runs/timbre-cnn && timbrelab ship runs/timbre-cnn   # ship the recipe's model\n"
         ),
     )
     p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_timbre_cnn.json)")
@@ -48,7 +51,6 @@ def register(sub) -> None:
     p.add_argument("--models", nargs="+", metavar="NAME", help="only these configurations (default: all six)")
     p.add_argument("--epochs", type=int, default=12, help="maximum epochs (default 12; early stopping, patience 3)")
     p.add_argument("--quick", action="store_true", help="a tiny run (4 instruments, 1 epoch) to check the pipeline")
-    p.add_argument("--ship", action="store_true", help="write the validation-best model into the package with its manifest entry")
     p.set_defaults(func=run)
 
 
@@ -64,10 +66,12 @@ def data_specs(quick: bool = False) -> dict:
             "test_notes": NoteSetSpec("cnn-quick-test-notes", SPLITS["test"], inst, pitch_step=12, velocities=(90,), duration_s=1.0, release_s=0.3),
             "test_mixes": MixSetSpec("cnn-quick-test-mixes", SPLITS["test"], inst, n_mixes=4, duration_s=3.0),
         }
+    from timbrelab.ml.recipes import load_recipe
+    from timbrelab.timbre_cnn.train import recipe_specs
+
     return {
-        # training pitches jittered (no class owns an exact pitch grid); test pitches off the training grid
-        "train_notes": NoteSetSpec("cnn-train-notes", SPLITS["train"], None, pitch_step=4, velocities=(90,), duration_s=1.5, release_s=0.5, pitch_jitter=3),
-        "train_phrases": PhraseSetSpec("cnn-train-phrases", SPLITS["train"], None, per_instrument=3, duration_s=3.0),
+        # the recipe's training sets (pitches jittered: no class owns an exact pitch grid); test pitches off the training grid
+        **recipe_specs(load_recipe("timbre-cnn")["train"]),
         "test_notes": NoteSetSpec("cnn-test-notes", SPLITS["test"], None, pitch_step=4, velocities=(100,), duration_s=1.5, release_s=0.5, pitch_offset=2),
         "test_mixes": MixSetSpec("cnn-test-mixes", SPLITS["test"], None, n_mixes=60, duration_s=3.0),
     }
@@ -84,7 +88,8 @@ def run(args) -> int:
     from timbrelab.sounds.recordings import recordings
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.evaluate import clip_probabilities, score
-    from timbrelab.timbre_cnn.metrics import confusion, plot_confusion
+    from timbrelab.eval.classification import confusion
+    from timbrelab.plots import confusion_matrix
     from timbrelab.timbre_cnn.models import count_parameters, paper_configs
     from timbrelab.timbre_cnn.train import TrainConfig, train_model
 
@@ -132,7 +137,7 @@ def run(args) -> int:
     # confusion matrix of the selected model on the cross-soundfont notes
     probs = clip_probabilities(models[selected], tests["notes"])
     cm = confusion(tests["notes"].labels, probs.argmax(axis=1), len(TD.CLASSES))
-    plot_confusion(cm, TD.CLASSES, f"{selected}: cross-soundfont notes (MuseScore_General)", out_dir / "confusion_notes.png")
+    confusion_matrix(cm, TD.CLASSES, f"{selected}: cross-soundfont notes (MuseScore_General)", out_dir / "confusion_notes.png")
 
     result = {
         "benchmark": "timbre-cnn",
@@ -158,8 +163,6 @@ def run(args) -> int:
                              "met": ml["notes"]["macro_f1"] >= results[n]["notes"]["macro_f1"] and ml["params"] <= 0.5 * results[n]["params"]}
                             for n in results if n.startswith("small-rect")],
         }
-    if args.ship and not args.quick:
-        result["shipped"] = ship(models[selected], selected, results[selected], result["provenance"]["command"])
     md = markdown_table(result)
     _plot(result, out_dir)
     atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
@@ -167,19 +170,6 @@ def run(args) -> int:
     print(md)
     print(f"wrote {json_path}, {out_dir / 'bench_timbre_cnn.md'}, {out_dir / 'bench_timbre_cnn.png'}, {out_dir / 'confusion_notes.png'}")
     return 0
-
-
-def ship(model, name: str, row: dict, command: str) -> dict:
-    from timbrelab import weights
-    from timbrelab.timbre_cnn.classify import MODEL_NAME, WEIGHTS_FILE, save_model
-    from timbrelab.timbre_cnn.data import CLASSES
-
-    save_model(model, weights.weights_dir() / WEIGHTS_FILE, CLASSES, {"name": name})
-    metrics = {k: row[k] for k in ("params", "val_accuracy", "training_seconds", "best_epoch")}
-    for t in ("notes", "mixes", "real"):
-        if t in row:
-            metrics[t] = {k: round(v, 4) for k, v in row[t].items() if isinstance(v, float)}
-    return weights.register(MODEL_NAME, [WEIGHTS_FILE], command, "timbrelab.sounds renders: notes + phrases of 28 classes from FluidR3_GM + TimGM6mb (see reports/timbre_cnn)", metrics, {"model": name})
 
 
 def markdown_table(r: dict) -> str:
@@ -209,16 +199,12 @@ def markdown_table(r: dict) -> str:
 
 
 def _plot(r: dict, out_dir: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from timbrelab.io_utils import save_figure
+    from timbrelab import plots
 
     names = list(r["models"])
     sets = [("notes", "macro_f1", "cross-soundfont notes macro-F1"), ("mixes", "macro_f1", "mixtures macro-F1"), ("real", "accuracy", "real recordings top-1")]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
+    fig = plots.figure(figsize=(13, 3.2))
+    axes = fig.subplots(1, 3, sharey=True)
     for ax, (t, k, title) in zip(axes, sets):
         vals = [r["models"][n][t][k] if t in r["models"][n] else 0 for n in names]
         colors = ["#a50f15" if n == r["selected_by_validation"] else "#3182bd" for n in names]
@@ -227,4 +213,4 @@ def _plot(r: dict, out_dir: Path) -> None:
             ax.text(vals[i] + 0.01, i, f"{vals[i]:.2f} ({r['models'][n]['params'] / 1000:.0f}k)", va="center", fontsize=7)
         ax.set(xlim=(0, 1.15), title=title)
     fig.suptitle("timbre CNNs (red: selected by validation accuracy)", fontsize=10)
-    save_figure(fig, out_dir / "bench_timbre_cnn.png", dpi=110, bbox_inches="tight")
+    plots.save(fig, out_dir / "bench_timbre_cnn.png", dpi=110)

@@ -53,7 +53,7 @@ def run(args) -> int:
     from timbrelab.batch import collect_inputs, print_summary, run_batch
     from timbrelab.timbre_cnn.classify import _check_top, _shipped, classify_file
 
-    classes = _shipped()[2]
+    classes = _shipped().classes
     _check_top(args.top, len(classes))  # a bad option fails before any file is read
     files, skipped = collect_inputs(args.paths)
     if len(files) == 1 and not any(Path(p).is_dir() for p in args.paths):

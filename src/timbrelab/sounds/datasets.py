@@ -181,6 +181,27 @@ def spec_dict(spec) -> dict:
     return json.loads(json.dumps(d))
 
 
+SPEC_KINDS = {"notes": NoteSetSpec, "phrases": PhraseSetSpec, "mixes": MixSetSpec}
+
+
+def spec_from_dict(d: dict):
+    """The spec a plain dict describes (a recipe's table, or ``spec_dict``'s output): ``kind`` picks
+    the class, lists become tuples. A ``renderer`` entry must match this renderer's settings."""
+    d = dict(d)
+    kind = d.pop("kind", None)
+    if kind not in SPEC_KINDS:
+        raise BadParameterError(f"a data set spec needs kind = one of {', '.join(SPEC_KINDS)}, got {kind!r}")
+    renderer = d.pop("renderer", None)
+    if renderer is not None and renderer != spec_dict(SPEC_KINDS[kind]())["renderer"]:
+        raise BadParameterError(f"this data set spec was rendered with other renderer settings ({renderer}); this timbrelab renders with {spec_dict(SPEC_KINDS[kind]())['renderer']}")
+    cls = SPEC_KINDS[kind]
+    known = {f for f, v in cls.__dataclass_fields__.items() if v.init}
+    unknown = set(d) - known
+    if unknown:
+        raise BadParameterError(f"{kind} spec: unknown settings {sorted(unknown)} (known: {sorted(known)})")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
 def spec_key(spec) -> str:
     """The cache key of ``spec``: SHA-256 of ``spec_dict(spec)``'s JSON."""
     return _key(spec_dict(spec))

@@ -1,66 +1,139 @@
-"""Instrument recognition with the shipped timbre CNN: ``classify(audio, sample_rate)`` / ``classify_file(path)``.
+"""Instrument recognition with a timbre CNN: ``TimbreClassifier`` and ``classify`` / ``classify_file``.
 
-The audio is cut into 128-frame log-mel windows (2.7 s at the paper's 12 kHz / hop 256); the clip's
+A :class:`TimbreClassifier` is a trained ``TimbreCNN`` with the front end its training windows were
+computed with (``data.FrontEndConfig``) and its class names; it saves to and loads from the one
+checkpoint format (``to_checkpoint`` / ``from_checkpoint``, :mod:`timbrelab.ml.checkpoint`), which is
+how the registry builds the shipped model (``timbrelab.models.load("timbre_cnn")``).
+
+The audio is cut into log-mel windows (128 frames, 2.7 s at the paper's 12 kHz / hop 256); the clip's
 instrument probabilities are the mean of the windows' softmax outputs (as in the paper), and for a
 file longer than one window the result also has a timeline: the top instrument of every window.
 
 ``classify_file`` streams: blocks of ``BLOCK_WINDOWS`` windows' worth of audio are decoded, turned
-into log-mel frames (``frontend.LogMelStream``) and cut into windows (``frontend.WindowStream``), and
-the model sees at most ``BATCH_WINDOWS`` windows at a time; only each window's 28 probabilities are
-kept. The frames and windows are exactly those of the whole file, so the result is the one
-``classify(read_audio(path))`` gives, and peak memory does not grow with the file's length.
+into log-mel frames (``features.logmel.LogMelStream``) and cut into windows
+(``features.windows.WindowStream``), and the model sees at most ``BATCH_WINDOWS`` windows at a time;
+only each window's 28 probabilities are kept. The frames and windows are exactly those of the whole
+file, so the result is the one ``classify(read_audio(path))`` gives, and peak memory does not grow
+with the file's length.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from timbrelab.errors import AudioFileError, BadParameterError
+from timbrelab.errors import AudioFileError, BadParameterError, MissingComponentError
 
 MODEL_NAME = "timbre_cnn"
-WEIGHTS_FILE = "timbre_cnn.safetensors"
+CHECKPOINT_KIND = "timbre-cnn-classifier"
 BLOCK_WINDOWS = 2  # audio decoded per block, in windows (~5.5 s)
 BATCH_WINDOWS = 2  # windows per forward pass of the model (larger batches only cost memory on a CPU)
 
 
-def save_model(model, path, classes, extra: dict | None = None) -> None:
-    """Weights (safetensors) with the model config, front-end config and class names in its metadata."""
-    from safetensors.torch import save_file
+class TimbreClassifier:
+    """A trained timbre CNN, the front end it was trained with, and its classes.
 
-    from timbrelab.timbre_cnn.frontend import FrontEndConfig
+    ``classify(audio, sample_rate, top)`` / ``classify_file(path, top)`` → :class:`Classification`;
+    ``to_checkpoint()`` / ``TimbreClassifier.from_checkpoint(ckpt)`` round-trip it exactly.
+    """
 
-    meta = {"model_config": json.dumps(model.config.to_dict()), "frontend": json.dumps(FrontEndConfig().to_dict()), "classes": json.dumps(list(classes)), "extra": json.dumps(extra or {})}
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(path), metadata=meta)
+    def __init__(self, model, front_end, classes, info: dict | None = None):
+        from timbrelab.timbre_cnn.data import FrontEndConfig
+
+        if not isinstance(front_end, FrontEndConfig):
+            raise BadParameterError(f"a timbre classifier needs the FrontEndConfig it was trained with, got {type(front_end).__name__}")
+        c = model.config
+        if c.n_classes != len(classes):
+            raise BadParameterError(f"the model has {c.n_classes} outputs for {len(classes)} class names")
+        if (c.n_mels, c.frames) != (front_end.n_mels, front_end.frames):
+            raise BadParameterError(f"the model takes {c.n_mels}×{c.frames} windows, the front end makes {front_end.n_mels}×{front_end.frames}")
+        if front_end.windows.hop != front_end.frames:
+            raise BadParameterError("a timbre classifier cuts non-overlapping windows (windows.hop_frames must be unset)")
+        self.model = model.eval()
+        self.front_end = front_end
+        self.classes = tuple(classes)
+        self.info = dict(info or {})
+
+    def to_checkpoint(self, name: str = MODEL_NAME):
+        from timbrelab.ml.checkpoint import Checkpoint, state_to_arrays
+
+        return Checkpoint(name=name, kind=CHECKPOINT_KIND, tensors=state_to_arrays(self.model.state_dict()), config=self.model.config.to_dict(),
+                          features=self.front_end.to_dict(), vocabulary=list(self.classes), extra=self.info)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt) -> "TimbreClassifier":
+        from timbrelab.ml.checkpoint import arrays_to_state
+        from timbrelab.timbre_cnn.data import FrontEndConfig
+        from timbrelab.timbre_cnn.models import build_model
+
+        if ckpt.kind != CHECKPOINT_KIND:
+            raise MissingComponentError(f"checkpoint '{ckpt.name}' holds a {ckpt.kind}, not a timbre CNN classifier")
+        model = build_model(ckpt.config)
+        model.load_state_dict(arrays_to_state(ckpt.tensors))
+        return cls(model, FrontEndConfig.from_dict(ckpt.features or {}), ckpt.vocabulary or (), ckpt.extra)
+
+    def window_probabilities(self, X: np.ndarray, batch_size: int = BATCH_WINDOWS) -> np.ndarray:
+        """Softmax probabilities of log-mel windows ``(n, n_mels, frames)``: ``(n, classes)``."""
+        from timbrelab.timbre_cnn import evaluate
+
+        return evaluate.window_probabilities(self.model, X, batch_size=batch_size)
+
+    def classify(self, audio, sample_rate: int, top: int = 5) -> "Classification":
+        """Instrument probabilities of in-memory audio ``(channels, samples)`` at ``sample_rate``."""
+        from timbrelab.audio import as_audio
+        from timbrelab.timbre_cnn.data import clip_windows
+
+        top = _check_top(top, len(self.classes))
+        x = as_audio(audio)
+        w = clip_windows(x, sample_rate, self.front_end)
+        probs = self.window_probabilities(w)
+        step_s = self.front_end.window_step_s
+        duration = x.shape[1] / sample_rate
+        return _summarise(probs, _starts(len(w), step_s, duration), step_s, duration, self.classes, top)
+
+    def classify_file(self, path, top: int = 5) -> "Classification":
+        """Classify an audio file of any length, streamed (memory does not grow with its length)."""
+        from timbrelab import audio as aio
+        from timbrelab.features.logmel import LogMelStream
+        from timbrelab.features.windows import WindowStream
+
+        top = _check_top(top, len(self.classes))
+        fe = self.front_end
+        inf = aio.info(path)
+        if inf.frames == 0:
+            raise AudioFileError(f"{Path(path).name}: the file holds no audio")
+        step_s = fe.window_step_s
+        block_frames = max(1, int(BLOCK_WINDOWS * step_s * inf.sample_rate))
+        mel = LogMelStream(inf.sample_rate, inf.channels, fe.logmel)
+        cut = WindowStream(fe.n_mels, fe.frames, fe.silence_value)
+        probs, pending = [], []
+
+        def run(windows, final=False):
+            pending.extend(windows)
+            while len(pending) >= BATCH_WINDOWS or (final and pending):
+                batch = np.stack(pending[:BATCH_WINDOWS])
+                del pending[:BATCH_WINDOWS]
+                probs.append(self.window_probabilities(batch))
+
+        for block in aio.iter_blocks(path, block_frames):
+            run(cut.push(mel.process(block)))
+        run(cut.push(mel.flush()))
+        run(cut.finish(), final=True)
+        p = np.concatenate(probs)
+        duration = inf.frames / inf.sample_rate
+        return _summarise(p, _starts(len(p), step_s, duration), step_s, duration, self.classes, top)
 
 
-def load_model(path=None):
-    """``(model, frontend_config, classes)``; by default the shipped weights, hash-checked."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+@lru_cache(maxsize=1)
+def _shipped() -> TimbreClassifier:
+    """The shipped classifier, loaded once per process for the module-level functions (the service
+    layer owns its own instance through ``timbrelab.models.load``)."""
+    from timbrelab.models import load
 
-    from timbrelab.timbre_cnn.frontend import FrontEndConfig
-    from timbrelab.timbre_cnn.models import build_model
-
-    if path is None:
-        from timbrelab import weights
-
-        path = weights.load_file(MODEL_NAME, WEIGHTS_FILE)
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata()
-    model = build_model(json.loads(meta["model_config"]))
-    model.load_state_dict(load_file(str(path)))
-    model.eval()
-    return model, FrontEndConfig.from_dict(json.loads(meta["frontend"])), tuple(json.loads(meta["classes"]))
-
-
-@lru_cache(maxsize=2)
-def _shipped():
-    return load_model()
+    return load(MODEL_NAME)
 
 
 @dataclass
@@ -100,51 +173,12 @@ def _starts(n_windows: int, window_s: float, duration_s: float) -> list[float]:
     return [min(i * window_s, max(0.0, duration_s - window_s)) for i in range(n_windows)]
 
 
-def classify(audio, sample_rate: int, top: int = 5, model=None) -> Classification:
-    """Instrument probabilities of in-memory audio ``(channels, samples)`` at ``sample_rate``."""
-    from timbrelab.timbre_cnn.data import clip_windows
-    from timbrelab.timbre_cnn.evaluate import window_probabilities
-
-    model, fe, classes = model or _shipped()
-    top = _check_top(top, len(classes))
-    from timbrelab.audio import as_audio
-
-    x = as_audio(audio)
-    w = clip_windows(x, sample_rate, fe)
-    probs = window_probabilities(model, w, batch_size=BATCH_WINDOWS)
-    hop_s = fe.frames * fe.hop / fe.sample_rate
-    duration = x.shape[1] / sample_rate
-    return _summarise(probs, _starts(len(w), hop_s, duration), hop_s, duration, classes, top)
+def classify(audio, sample_rate: int, top: int = 5, model: TimbreClassifier | None = None) -> Classification:
+    """Instrument probabilities of in-memory audio ``(channels, samples)`` at ``sample_rate``
+    (``model``: a :class:`TimbreClassifier`; default the shipped one)."""
+    return (model or _shipped()).classify(audio, sample_rate, top)
 
 
-def classify_file(path, top: int = 5, model=None) -> Classification:
+def classify_file(path, top: int = 5, model: TimbreClassifier | None = None) -> Classification:
     """Classify an audio file of any length, streamed (memory does not grow with its length)."""
-    from timbrelab import audio as aio
-    from timbrelab.timbre_cnn.evaluate import window_probabilities
-    from timbrelab.timbre_cnn.frontend import LogMelStream, WindowStream
-
-    model, fe, classes = model or _shipped()
-    top = _check_top(top, len(classes))
-    inf = aio.info(path)
-    if inf.frames == 0:
-        raise AudioFileError(f"{Path(path).name}: the file holds no audio")
-    window_s = fe.frames * fe.hop / fe.sample_rate
-    block_frames = max(1, int(BLOCK_WINDOWS * window_s * inf.sample_rate))
-    mel = LogMelStream(inf.sample_rate, inf.channels, fe)
-    cut = WindowStream(fe.n_mels, fe.frames, fe.silence_value)
-    probs, pending = [], []
-
-    def run(windows, final=False):
-        pending.extend(windows)
-        while len(pending) >= BATCH_WINDOWS or (final and pending):
-            batch = np.stack(pending[:BATCH_WINDOWS])
-            del pending[:BATCH_WINDOWS]
-            probs.append(window_probabilities(model, batch, batch_size=BATCH_WINDOWS))
-
-    for block in aio.iter_blocks(path, block_frames):
-        run(cut.push(mel.process(block)))
-    run(cut.push(mel.flush()))
-    run(cut.finish(), final=True)
-    p = np.concatenate(probs)
-    duration = inf.frames / inf.sample_rate
-    return _summarise(p, _starts(len(p), window_s, duration), window_s, duration, classes, top)
+    return (model or _shipped()).classify_file(path, top)

@@ -1,21 +1,65 @@
 """From rendered data sets and recordings to labelled log-mel windows.
 
-A :class:`Windows` holds every 128-frame window of a set of clips (``X``: ``(windows, n_mels,
-frames)`` float32 log-mel, not yet standardised — the model standardises), which clip each window
-came from (``clip``), and the clips' multi-hot labels (``Y``: ``(clips, classes)`` bool). Classes are
-the taxonomy's instrument classes in its fixed order (``CLASSES``).
+The timbre CNN's front end (``FrontEndConfig``) is a log-mel (``features.logmel``) cut into windows
+(``features.windows``). A :class:`Windows` holds every window of a set of clips (``X``: ``(windows,
+n_mels, frames)`` float32 log-mel, not yet standardised — the model standardises), which clip each
+window came from (``clip``), the clips' multi-hot labels (``Y``: ``(clips, classes)`` bool) and the
+front end that computed them (so a model trained on them is saved with *that* front end). Classes
+are the taxonomy's instrument classes in its fixed order (``CLASSES``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from timbrelab.errors import BadParameterError
+from timbrelab.features.logmel import LogMelConfig, log_mel
+from timbrelab.features.windows import WindowConfig, windows
 from timbrelab.sounds.taxonomy import class_names
-from timbrelab.timbre_cnn.frontend import FrontEndConfig, log_mel, windows
 
 CLASSES: tuple[str, ...] = tuple(class_names())
+
+
+@dataclass(frozen=True)
+class FrontEndConfig:
+    """Log-mel settings, then windows of ``windows.frames`` frames (defaults: Pons et al.'s 12 kHz,
+    512/256, 96 bands, 128-frame windows of 2.7 s). JSON-able: ``{"logmel": {...}, "windows": {...}}``."""
+
+    logmel: LogMelConfig = field(default_factory=LogMelConfig)
+    windows: WindowConfig = field(default_factory=WindowConfig)
+
+    def __post_init__(self):
+        if not isinstance(self.logmel, LogMelConfig) or not isinstance(self.windows, WindowConfig):
+            raise BadParameterError("front end: give a LogMelConfig and a WindowConfig (or use FrontEndConfig.from_dict)")
+
+    @property
+    def n_mels(self) -> int:
+        return self.logmel.n_mels
+
+    @property
+    def frames(self) -> int:
+        return self.windows.frames
+
+    @property
+    def silence_value(self) -> float:
+        return self.logmel.silence_value
+
+    @property
+    def window_step_s(self) -> float:
+        """Time from one window's start to the next (non-overlapping windows), seconds."""
+        return self.windows.hop * self.logmel.hop / self.logmel.sample_rate
+
+    def to_dict(self) -> dict:
+        return {"logmel": self.logmel.to_dict(), "windows": self.windows.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FrontEndConfig":
+        unknown = set(d) - {"logmel", "windows"}
+        if unknown:
+            raise BadParameterError(f"front end: unknown parts {sorted(unknown)} (known: logmel, windows)")
+        return cls(LogMelConfig.from_dict(d.get("logmel", {})), WindowConfig.from_dict(d.get("windows", {})))
 
 
 @dataclass
@@ -25,6 +69,7 @@ class Windows:
     Y: np.ndarray  # (n_clips, n_classes) bool
     names: list[str]  # one per clip (file or item description)
     classes: tuple[str, ...] = CLASSES
+    front_end: FrontEndConfig = field(default_factory=FrontEndConfig)
 
     @property
     def n_clips(self) -> int:
@@ -44,7 +89,7 @@ class Windows:
         remap = -np.ones(self.n_clips, int)
         remap[clips] = np.arange(len(clips))
         keep = remap[self.clip] >= 0
-        return Windows(self.X[keep], remap[self.clip[keep]], self.Y[clips], [self.names[i] for i in clips], self.classes)
+        return Windows(self.X[keep], remap[self.clip[keep]], self.Y[clips], [self.names[i] for i in clips], self.classes, self.front_end)
 
 
 def multi_hot(label_lists, classes=CLASSES) -> np.ndarray:
@@ -59,19 +104,20 @@ def multi_hot(label_lists, classes=CLASSES) -> np.ndarray:
 def clip_windows(audio: np.ndarray, sample_rate: int, config: FrontEndConfig | None = None) -> np.ndarray:
     """All windows of one clip: ``(n_windows, n_mels, frames)``."""
     config = config or FrontEndConfig()
-    return windows(log_mel(audio, sample_rate, config), config.frames, pad_value=config.silence_value)
+    return windows(log_mel(audio, sample_rate, config.logmel), config.frames, config.windows.hop_frames, pad_value=config.silence_value)
 
 
 def from_clips(clips, label_lists, names, config: FrontEndConfig | None = None, progress: bool | None = None, desc: str = "features") -> Windows:
     """``clips``: iterable of ``(audio, sample_rate)``."""
     from tqdm import tqdm
 
+    config = config or FrontEndConfig()
     xs, owner = [], []
     for i, (audio, sr) in enumerate(tqdm(clips, total=len(names), desc=desc, unit="clip", disable=(progress is False) or None, leave=False)):
         w = clip_windows(audio, sr, config)
         xs.append(w)
         owner.append(np.full(len(w), i))
-    return Windows(np.concatenate(xs).astype(np.float32), np.concatenate(owner), multi_hot(label_lists), list(names))
+    return Windows(np.concatenate(xs).astype(np.float32), np.concatenate(owner), multi_hot(label_lists), list(names), CLASSES, config)
 
 
 def from_dataset(ds, config: FrontEndConfig | None = None, progress: bool | None = None) -> Windows:
@@ -103,9 +149,11 @@ def split_validation(w: Windows, fraction: float = 0.15, seed: int = 0) -> tuple
 
 
 def concat(parts: list[Windows]) -> Windows:
-    """Several window sets as one (clip indices renumbered)."""
+    """Several window sets as one (clip indices renumbered); they must share classes and front end."""
+    if any(p.front_end != parts[0].front_end or p.classes != parts[0].classes for p in parts):
+        raise BadParameterError("cannot join window sets computed with different front ends or classes")
     offsets = np.cumsum([0] + [p.n_clips for p in parts[:-1]])
     return Windows(
         np.concatenate([p.X for p in parts]), np.concatenate([p.clip + o for p, o in zip(parts, offsets)]),
-        np.concatenate([p.Y for p in parts]), sum((p.names for p in parts), []), parts[0].classes,
+        np.concatenate([p.Y for p in parts]), sum((p.names for p in parts), []), parts[0].classes, parts[0].front_end,
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from timbrelab.eval.classification import multi_label_scores, single_label_scores
 from timbrelab.timbre_cnn.data import Windows
-from timbrelab.timbre_cnn.metrics import multi_label_scores, single_label_scores
 
 
 def window_probabilities(model, X: np.ndarray, batch_size: int = 64) -> np.ndarray:

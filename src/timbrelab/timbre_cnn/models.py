@@ -2,7 +2,7 @@
 
 Every model is a ``TimbreCNN``: a ``Standardizer`` (per-band statistics as buffers, identity until
 fitted, so they ship with the weights) followed by an architecture body. Input: log-mel windows
-``(batch, 1, n_mels, frames)`` as ``frontend.LogMel`` + ``frontend.windows`` produce them
+``(batch, 1, n_mels, frames)`` as ``features.logmel.LogMel`` + ``features.windows.windows`` produce them
 (``(batch, n_mels, frames)`` is accepted too); output: logits ``(batch, n_classes)``. The caller
 applies softmax (single-label training: softmax cross-entropy; multi-label evaluation: classes whose
 clip-averaged softmax output is ≥ 0.2, as the paper).
@@ -57,7 +57,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from timbrelab.errors import BadParameterError
-from timbrelab.timbre_cnn.frontend import Standardizer
+from timbrelab.features.standardize import Standardizer
 
 ARCHITECTURES = ("single-layer", "multi-layer", "small-rect", "dieleman")
 #: (frequency bins, time frames, filters) of the musically motivated first layer (paper, III-B)
@@ -303,7 +303,7 @@ class TimbreCNN(nn.Module):
         if x.dim() != 4 or x.shape[1] != 1 or tuple(x.shape[2:]) != (c.n_mels, c.frames):
             raise BadParameterError(
                 f"{c.arch}: expected log-mel windows (batch, 1, {c.n_mels}, {c.frames}), got {tuple(x.shape)} "
-                "(cut longer spectrograms with timbre_cnn.frontend.windows)"
+                "(cut longer spectrograms with timbrelab.features.windows.windows)"
             )
         return self.body(self.standardizer(x))
 

@@ -1,10 +1,18 @@
 """Training a timbre CNN on this CPU: Adam, cross-entropy on windows, early stopping on clip accuracy.
 
 ``train_model(model_config, train, val, TrainConfig())`` fits the model's standardiser on the
-training windows, then trains with mini-batches of windows (each labelled with its clip's class),
-evaluating clip-level accuracy (window probabilities averaged per clip) on the validation clips
-after every epoch; the weights of the best validation epoch are kept, and training stops after
-``patience`` epochs without improvement. Seeds are fixed, so a run is repeatable on one machine.
+training windows, then trains with ``timbrelab.ml.train.fit`` (the one training loop): mini-batches of
+windows (``data.adapters.WindowDataset``, each window labelled with its clip's class), clip-level
+accuracy (window probabilities averaged per clip) on the validation clips after every epoch; the
+weights of the best validation epoch are kept, and training stops after ``patience`` epochs without
+improvement. Seeds are fixed, so a run is repeatable on one machine with the same number of torch
+threads (the library never sets it: the caller may, e.g. ``torch.set_num_threads`` in a script).
+The result is bit-identical to the hand-written loop this replaced (tests/test_timbre_cnn_train.py).
+
+``train_recipe(recipe, progress)`` is the trainer behind ``timbrelab train timbre-cnn``
+(``timbrelab/recipes/timbre-cnn.toml``): it renders (or reuses) the training sets the recipe names,
+holds out a stratified validation split, trains the recipe's architecture and returns the
+``TimbreClassifier``'s checkpoint with its validation metrics.
 """
 
 from __future__ import annotations
@@ -29,7 +37,6 @@ class TrainConfig:
     lr: float | None = None  # None: DEFAULT_LR for the architecture, else 1e-3
     weight_decay: float = 1e-5
     seed: int = 0
-    threads: int | None = None  # torch threads (None: torch's default)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,55 +48,93 @@ class TrainResult:
     history: list = field(default_factory=list)  # per epoch: train loss, val accuracy, seconds
     best_epoch: int = 0
     seconds: float = 0.0
+    front_end: object = None  # the FrontEndConfig of the training windows
+    classes: tuple = ()
+
+    def classifier(self, info: dict | None = None):
+        """The trained model with the front end and classes of its training windows, ready to classify or save."""
+        from timbrelab.timbre_cnn.classify import TimbreClassifier
+
+        return TimbreClassifier(self.model, self.front_end, self.classes, info)
+
+
+def validation_accuracy(model, val: Windows) -> float:
+    """Clip-level top-1 accuracy (window probabilities averaged per clip); 0 without validation clips."""
+    return float((clip_probabilities(model, val).argmax(axis=1) == val.labels).mean()) if val.n_clips else 0.0
 
 
 def train_model(model_config, train: Windows, val: Windows, cfg: TrainConfig | None = None, progress: bool | None = None) -> TrainResult:
     import torch
-    from tqdm import tqdm
 
+    from timbrelab.data.adapters import WindowDataset
+    from timbrelab.ml.train import LoopConfig, fit
     from timbrelab.timbre_cnn.models import build_model
 
     cfg = cfg or TrainConfig()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    if val.n_clips and (val.front_end != train.front_end or val.classes != train.classes):
+        from timbrelab.errors import BadParameterError
+
+        raise BadParameterError("the validation windows were computed with another front end or classes than the training windows")
     torch.manual_seed(cfg.seed)
     model = build_model(model_config)
     model.standardizer.fit(torch.from_numpy(train.X))
     lr = cfg.lr or DEFAULT_LR.get(model.config.arch, 1e-3)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-    X = torch.from_numpy(train.X)
-    y = torch.from_numpy(train.window_labels().astype(np.int64))
-    g = torch.Generator().manual_seed(cfg.seed)
-    result = TrainResult(model)
-    best, best_state, since = -1.0, None, 0
-    t_start = time.perf_counter()
-    n_batches = (len(X) + cfg.batch_size - 1) // cfg.batch_size
-    bar = tqdm(total=cfg.max_epochs * n_batches, desc=f"train {model.config.arch}", unit="batch", disable=(progress is False) or None, leave=False)
-    for epoch in range(cfg.max_epochs):
-        t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(len(X), generator=g)
-        losses = []
-        for i in range(0, len(perm), cfg.batch_size):
-            b = perm[i : i + cfg.batch_size]
-            loss = torch.nn.functional.cross_entropy(model(X[b]), y[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            bar.update()
-        acc = float((clip_probabilities(model, val).argmax(axis=1) == val.labels).mean()) if val.n_clips else 0.0
-        result.history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_accuracy": acc, "seconds": round(time.perf_counter() - t0, 2)})
-        bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_acc=f"{acc:.3f}")
-        if acc > best:
-            best, since, result.best_epoch = acc, 0, epoch + 1
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            since += 1
-            if since >= cfg.patience:
-                break
-    bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    result.seconds = round(time.perf_counter() - t_start, 1)
-    return result
+    ds = WindowDataset(train.X, train.window_labels())
+
+    def loss_on(indices):
+        x, y = ds.batch(indices)
+        return torch.nn.functional.cross_entropy(model(x), y)
+
+    loop = LoopConfig(max_epochs=cfg.max_epochs, patience=cfg.patience, batch_size=cfg.batch_size, seed=cfg.seed, mode="max")
+    fitted = fit(model, loss_on, len(ds), loop, opt, validate=lambda m: validation_accuracy(m, val), progress=progress,
+                 desc=f"train {model.config.arch}")
+    history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_accuracy": h["score"], "seconds": h["seconds"]} for h in fitted.history]
+    return TrainResult(model, history, fitted.best_epoch, fitted.seconds, train.front_end, train.classes)
+
+
+# ------------------------------------------------------------------------------------- the recipe
+
+
+def recipe_specs(train_section: dict) -> dict:
+    """The data set specs of a recipe's ``[train.data.NAME]`` tables: ``{NAME: spec}``."""
+    from timbrelab.sounds.datasets import spec_from_dict
+
+    data = train_section.get("data") or {}
+    if not data:
+        from timbrelab.errors import BadParameterError
+
+        raise BadParameterError("the recipe names no training data ([train.data.NAME] tables)")
+    return {name: spec_from_dict(d) for name, d in data.items()}
+
+
+def train_recipe(recipe: dict, progress: bool | None = None):
+    """``timbrelab train timbre-cnn``: see the module docstring and ``recipes/timbre-cnn.toml``."""
+    from timbrelab.errors import BadParameterError
+    from timbrelab.ml.recipes import Trained
+    from timbrelab.sounds.datasets import build, spec_dict
+    from timbrelab.timbre_cnn import data as TD
+    from timbrelab.timbre_cnn.models import count_parameters, paper_configs
+
+    t = recipe.get("train", {})
+    configs = paper_configs(len(TD.CLASSES))
+    arch = t.get("architecture")
+    if arch not in configs:
+        raise BadParameterError(f"[train] architecture must be one of {', '.join(configs)}, got {arch!r}")
+    front_end = TD.FrontEndConfig.from_dict(t.get("front_end", {}))
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    cfg = TrainConfig(**{k: t[k] for k in known if k in t})
+    t0 = time.perf_counter()
+    specs = recipe_specs(t)
+    parts = [TD.from_dataset(build(s, progress=progress), front_end, progress) for s in specs.values()]
+    train, val = TD.split_validation(TD.concat(parts), t.get("validation_fraction", 0.15), seed=t.get("validation_seed", 0))
+    data_seconds = time.perf_counter() - t0
+    r = train_model(configs[arch], train, val, cfg, progress)
+    clf = r.classifier({"architecture": arch})
+    metrics = {
+        "params": count_parameters(r.model), "val_accuracy": max(h["val_accuracy"] for h in r.history), "best_epoch": r.best_epoch,
+        "epochs_run": len(r.history), "training_seconds": r.seconds, "data_seconds": round(data_seconds, 1), "history": r.history,
+        "clips": {"train": train.n_clips, "validation": val.n_clips}, "windows": {"train": int(len(train.X)), "validation": int(len(val.X))},
+        "train_config": cfg.to_dict(), "data": {k: spec_dict(s) for k, s in specs.items()},
+    }
+    return Trained(clf.to_checkpoint(), metrics)

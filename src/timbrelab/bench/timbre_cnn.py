@@ -43,7 +43,7 @@ def register(sub) -> None:
             "examples:\n"
             "  timbrelab bench timbre-cnn                          # all six models (~30 min)\n"
             "  timbrelab bench timbre-cnn --models small-rect-1x --epochs 4\n"
-            "  timbrelab train timbre-cnn -o runs/timbre-cnn && timbrelab ship runs/timbre-cnn   # ship the recipe's model\n"
+            "  timbrelab bench timbre-cnn --quick --models dieleman-1x   # check the pipeline (~1 min)\n"
         ),
     )
     p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_timbre_cnn.json)")

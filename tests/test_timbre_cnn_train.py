@@ -76,6 +76,7 @@ if __name__ == "__main__" and "--record" in sys.argv:
     record()
 
 
+@pytest.mark.slow
 def test_training_is_bit_identical_to_the_recorded_loop():
     from safetensors import safe_open
 

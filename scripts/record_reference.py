@@ -74,7 +74,9 @@ def thin_words() -> list[str]:
 
 def record_words() -> None:
     from timbrelab.lexicon.maps import reverb_map
-    from timbrelab.word2fx.fallback import eq_model, reverb_model
+    from timbrelab import models
+
+    eq_model, reverb_model = (lambda: models.load("word2eq")), (lambda: models.load("word2reverb"))
 
     thin = thin_words()
     thin_reverb = [w for w in thin if reverb_map().lookup(w) is not None]

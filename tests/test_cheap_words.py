@@ -73,7 +73,9 @@ def test_plans_match_the_reference(reference):
 
 @needs_wordnet
 def test_model_predictions_match_the_reference(reference):
-    from timbrelab.word2fx.fallback import eq_model, reverb_model
+    from timbrelab import models
+
+    eq_model, reverb_model = (lambda: models.load("word2eq")), (lambda: models.load("word2reverb"))
 
     words = reference["eq_model"]["words"]
     assert len(words) == 222

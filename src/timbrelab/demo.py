@@ -35,7 +35,8 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
-def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress: bool | None = None) -> dict:
+def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress: bool | None = None, fallback=None) -> dict:
+    """``fallback``: the strategy for words in no crowd map (default: the trained models, loaded once for this demo)."""
     from timbrelab.dsp.amount import check_amount
     from timbrelab.dsp.reverb import MAX_REVERB_AMOUNT
     from timbrelab.errors import BadParameterError
@@ -44,7 +45,11 @@ def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress:
     descriptors = descriptors or DEFAULT_DESCRIPTORS
     amounts = amounts or DEFAULT_AMOUNTS
     # everything that can fail on the user's input fails here, before anything is written
-    plans = {desc: plan_effects(desc) for desc in descriptors}
+    if fallback is None:
+        from timbrelab.word2fx.fallback import ModelFallback
+
+        fallback = ModelFallback()
+    plans = {desc: plan_effects(desc, fallback=fallback) for desc in descriptors}
     has_reverb = any(p.reverb is not None for p in plans.values())
     for a in amounts:
         check_amount(a, "amount")
@@ -53,11 +58,11 @@ def run_demo(out_dir, descriptors=None, amounts=None, input_path=None, progress:
     src = Path(input_path) if input_path else example_path()
     x, sr = read_audio(src)
     with atomic_dir(out_dir, replace_if=lambda p: (p / "demo.json").exists()) as tmp:
-        record = _render(tmp, descriptors, amounts, plans, src, x, sr, progress)
+        record = _render(tmp, descriptors, amounts, plans, src, x, sr, progress, fallback)
     return record
 
 
-def _render(out_dir: Path, descriptors, amounts, plans, src: Path, x, sr: int, progress) -> dict:
+def _render(out_dir: Path, descriptors, amounts, plans, src: Path, x, sr: int, progress, fallback=None) -> dict:
     # a Figure of its own (drawn by the Agg canvas when saved): no pyplot state, no global backend switch
     from matplotlib.figure import Figure
     from tqdm import tqdm
@@ -79,7 +84,7 @@ def _render(out_dir: Path, descriptors, amounts, plans, src: Path, x, sr: int, p
         ax_s.axhline(0, color="k", lw=1, label="original")
         s0 = smooth_octave_db(f0, p0, 3)
         for a, color in zip(amounts, ["#9ecae1", "#4292c6", "#08519c", "#08306b", "#041d40"]):
-            res = apply(x, sr, desc, eq_amount=a, reverb_amount=a)
+            res = apply(x, sr, desc, eq_amount=a, reverb_amount=a, fallback=fallback)
             name = f"{_slug(desc)}_{a:g}.flac"
             write_audio(out_dir / name, res.audio, sr, bit_depth="24")
             f1, p1 = average_spectrum_db(res.audio[:, : x.shape[1]], sr)

@@ -111,8 +111,14 @@ def plan_effects(
     reverb_amount: float = 1.0,
     eq_words: Iterable[str] = (),
     reverb_words: Iterable[str] = (),
+    fallback=None,
 ) -> EffectPlan:
-    """Resolve a description (and words forced onto an effect) into one EQ and one reverb."""
+    """Resolve a description (and words forced onto an effect) into one EQ and one reverb.
+
+    ``fallback``: the strategy for words in no crowd map (see :mod:`timbrelab.lexicon.resolve`); default
+    a :class:`timbrelab.word2fx.fallback.ModelFallback` of its own, which loads a trained model only if a
+    word needs it. A server passes one that holds its models (``timbrelab.service.Service.fallback``).
+    """
     eq_amount = check_amount(eq_amount, "EQ amount")
     if isinstance(reverb_amount, (int, float)) and not isinstance(reverb_amount, bool) and reverb_amount < 0:
         raise BadParameterError("reverb amount cannot be negative: timbrelab adds reverb, it cannot remove it")
@@ -125,7 +131,10 @@ def plan_effects(
             items += [(p, effect) for p in parse_description(w)]
     if not items:
         raise BadParameterError("nothing to apply: give a description such as \"warm, small room\" (or --eq/--reverb WORD)")
-    fallback = _fallback()
+    if fallback is None:
+        from timbrelab.word2fx.fallback import ModelFallback
+
+        fallback = ModelFallback()
     resolutions = [resolve(p, force_effect=eff, fallback=fallback) for p, eff in items]
     plan = EffectPlan(description=description or "", resolutions=resolutions)
 
@@ -148,18 +157,6 @@ def plan_effects(
         if len(rv_res) > 1:
             plan.notes.append(f"{len(rv_res)} reverb descriptors blended into one reverb (log-average of decay time, delay and cutoff)")
     return plan
-
-
-def _fallback():
-    """For words in no crowd map: a strategy set with ``set_fallback``, else the trained models."""
-    from timbrelab.lexicon.resolve import custom_fallback
-
-    fb = custom_fallback()
-    if fb is None:
-        from timbrelab.word2fx.fallback import model_fallback
-
-        fb = model_fallback()
-    return fb
 
 
 @dataclass
@@ -229,6 +226,7 @@ def apply(
     eq_words: Iterable[str] = (),
     reverb_words: Iterable[str] = (),
     plan: EffectPlan | None = None,
+    fallback=None,
 ) -> ApplyResult:
     """Apply a description to in-memory audio.
 
@@ -240,7 +238,7 @@ def apply(
     """
     x = aio.as_audio(audio)
     sample_rate = aio.check_sample_rate(sample_rate)
-    plan = plan or plan_effects(description, eq_amount, reverb_amount, eq_words, reverb_words)
+    plan = plan or plan_effects(description, eq_amount, reverb_amount, eq_words, reverb_words, fallback=fallback)
     report = {"plan": plan.to_dict(), "sample_rate": sample_rate, "channels": x.shape[0], "input_frames": x.shape[1]}
     if plan.is_bypass and not match_loudness:
         report.update(output_frames=x.shape[1], gain_db=0.0, notes=["every effect at amount 0: audio passed through unchanged"])

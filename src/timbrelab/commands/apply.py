@@ -115,7 +115,10 @@ def _with_amounts(plan, eq_amount, reverb_amount):
 def run(args) -> int:
     from timbrelab import audio as aio
     from timbrelab.batch import collect_inputs, output_names, print_summary, run_batch
-    from timbrelab.fx import EffectPlan, apply_file, plan_effects
+    from timbrelab.fx import EffectPlan, apply_file
+    from timbrelab.service import Service
+
+    service = Service()
     from timbrelab.io_utils import atomic_write_text, check_output_file, check_writable_dir, path_exists
 
     forced = bool(args.eq or args.reverb or args.from_settings)
@@ -136,7 +139,7 @@ def run(args) -> int:
     else:
         if description is None and not forced:
             raise BadParameterError("missing description: e.g. timbrelab apply in.wav -o out.wav \"warm, small room\"")
-        plan = plan_effects(description, 1.0 if args.eq_amount is None else args.eq_amount,
+        plan = service.plan(description, 1.0 if args.eq_amount is None else args.eq_amount,
                             1.0 if args.reverb_amount is None else args.reverb_amount, args.eq, args.reverb)
     if args.sample_rate is not None:
         aio.check_sample_rate(args.sample_rate)

@@ -51,13 +51,15 @@ def run(args) -> int:
     from pathlib import Path
 
     from timbrelab.batch import collect_inputs, print_summary, run_batch
-    from timbrelab.timbre_cnn.classify import _check_top, _shipped, classify_file
+    from timbrelab.service import Service
+    from timbrelab.timbre_cnn.classify import _check_top
 
-    classes = _shipped().classes
+    service = Service()
+    classes = service.model("timbre_cnn").classes
     _check_top(args.top, len(classes))  # a bad option fails before any file is read
     files, skipped = collect_inputs(args.paths)
     if len(files) == 1 and not any(Path(p).is_dir() for p in args.paths):
-        r = classify_file(files[0], top=args.top)  # one file: its error is the command's error
+        r = service.classify_file(files[0], top=args.top)  # one file: its error is the command's error
         if args.json:
             json.dump({str(files[0]): r.to_dict()}, sys.stdout, indent=1)
             print()
@@ -68,7 +70,7 @@ def run(args) -> int:
     def fail(f) -> None:
         print(f"timbrelab: error: {f.path}: {f.reason}", file=sys.stderr)
 
-    summary = run_batch(files, lambda f: classify_file(f, top=args.top), skipped,
+    summary = run_batch(files, lambda f: service.classify_file(f, top=args.top), skipped,
                         on_done=None if args.json else _print_one, on_fail=fail, progress=False if args.json else None)
     if args.json:
         json.dump({str(p): r.to_dict() for p, r in summary.processed}, sys.stdout, indent=1)

@@ -134,13 +134,13 @@ def run_curve(args) -> int:
     import numpy as np
 
     from timbrelab.dsp.eq import BAND_CENTERS_HZ
-    from timbrelab.fx import plan_effects
+    from timbrelab.service import Service
 
     if args.png:
         from timbrelab.io_utils import check_output_file
 
         check_output_file(args.png, "--png plot", suffixes=(".png", ".svg", ".pdf"))
-    plan = plan_effects(eq_words=[args.word], eq_amount=args.amount)  # resolved exactly as `apply --eq WORD`
+    plan = Service().plan(eq_words=[args.word], eq_amount=args.amount)  # resolved exactly as `apply --eq WORD`
     eq = plan.eq
     print(f"EQ curve for '{args.word}', amount {args.amount:g}:")
     print("\n".join(plan.summary().splitlines()[: len(plan.resolutions)]))

@@ -22,7 +22,8 @@ Which effect a descriptor drives (the README states the same rule):
    the word is refused as unknown. :class:`NearestWordFallback` (a blend of the nearest mapped words)
    is the lexicon's own stand-in, used when nothing else is installed.
 
-The fallback is a replaceable strategy (``set_fallback``).
+The fallback is a strategy passed in (``resolve(..., fallback=...)``; ``timbrelab.fx.plan_effects`` and
+the service layer pass the trained models); without one, :class:`NearestWordFallback` stands in.
 """
 
 from __future__ import annotations
@@ -168,31 +169,6 @@ def blend_reverb_settings(settings_list, weights) -> np.ndarray:
     return np.array([d_b, g_b, float(w @ m), float(np.exp(w @ np.log(f))), float(w @ E), wetdry])
 
 
-_fallback: Fallback | None = None
-
-
-def set_fallback(fallback: Fallback | None) -> None:
-    """Replace the strategy for words in no map (None restores the default)."""
-    global _fallback
-    _fallback = fallback
-
-
-def custom_fallback() -> Fallback | None:
-    """The fallback set with ``set_fallback``, or None."""
-    return _fallback
-
-
-def get_fallback() -> Fallback:
-    """The fallback set with ``set_fallback``, else the lexicon's own nearest-word stand-in."""
-    global _default_fallback
-    if _fallback is not None:
-        return _fallback
-    if _default_fallback is None:
-        _default_fallback = NearestWordFallback()
-    return _default_fallback
-
-
-_default_fallback: Fallback | None = None
 
 
 def _ask(fb: Callable, phrase: Phrase, effect: str | None, known: MapEntry | None) -> Resolution:
@@ -214,7 +190,7 @@ def resolve(phrase: Phrase, force_effect: str | None = None, fallback: Callable 
     if e_eq is not None and e_eq.lang == "English" and e_eq.num < MIN_CROWD_NUM:
         e_eq = None  # too thin a crowd curve (rule 3): the fallback decides
     e_rv = reverb_map().lookup(phrase.text)
-    fb = fallback or get_fallback()
+    fb = fallback if fallback is not None else NearestWordFallback()
     # the word's entry in the other map, for an effect whose map lacks the word (rule 2)
     other = {EQ: e_rv if e_eq_any is None else None, REVERB: e_eq_any if e_rv is None else None}
     if force_effect is not None:

@@ -20,7 +20,6 @@ with the file's length.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -127,10 +126,9 @@ class TimbreClassifier:
         return _summarise(p, _starts(len(p), step_s, duration), step_s, duration, self.classes, top)
 
 
-@lru_cache(maxsize=1)
-def _shipped() -> TimbreClassifier:
-    """The shipped classifier, loaded once per process for the module-level functions (the service
-    layer owns its own instance through ``timbrelab.models.load``)."""
+def shipped() -> TimbreClassifier:
+    """The shipped classifier, loaded from the registry (hash-checked). Each call loads a new instance:
+    keep it (or use :class:`timbrelab.service.Service`, which holds one) to classify many files."""
     from timbrelab.models import load
 
     return load(MODEL_NAME)
@@ -175,10 +173,10 @@ def _starts(n_windows: int, window_s: float, duration_s: float) -> list[float]:
 
 def classify(audio, sample_rate: int, top: int = 5, model: TimbreClassifier | None = None) -> Classification:
     """Instrument probabilities of in-memory audio ``(channels, samples)`` at ``sample_rate``
-    (``model``: a :class:`TimbreClassifier`; default the shipped one)."""
-    return (model or _shipped()).classify(audio, sample_rate, top)
+    (``model``: a :class:`TimbreClassifier`; default the shipped one, loaded for this call)."""
+    return (model or shipped()).classify(audio, sample_rate, top)
 
 
 def classify_file(path, top: int = 5, model: TimbreClassifier | None = None) -> Classification:
     """Classify an audio file of any length, streamed (memory does not grow with its length)."""
-    return (model or _shipped()).classify_file(path, top)
+    return (model or shipped()).classify_file(path, top)

@@ -10,42 +10,41 @@ crowd words; whatever the model reports missing here (``model.notes``, e.g. Word
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from timbrelab.lexicon.maps import EQ, MapEntry, eq_map
 from timbrelab.lexicon.parse import Phrase
 from timbrelab.lexicon.resolve import NearestWordFallback, Resolution, known_note
 
 
-@lru_cache(maxsize=None)
-def eq_model():
-    """The shipped word → EQ model, from the registry (hash-checked; loaded once per process)."""
-    from timbrelab import models
-
-    return models.load("word2eq")
-
-
-@lru_cache(maxsize=None)
-def reverb_model():
-    """The shipped word → reverb model, from the registry (hash-checked; loaded once per process)."""
-    from timbrelab import models
-
-    return models.load("word2reverb")
-
-
 class ModelFallback:
-    """A :class:`timbrelab.lexicon.resolve.Fallback` backed by the shipped models."""
+    """A :class:`timbrelab.lexicon.resolve.Fallback` backed by the shipped models.
 
-    def __init__(self):
+    ``models``: how a model is obtained by registry name — e.g. a :class:`timbrelab.service.Service`'s
+    ``model`` method, which loads each once and holds it for the service's lifetime. Without it, this
+    fallback loads what it needs from the registry on first use and holds it for its own lifetime.
+    A crowd-map word never gets here, so it loads no model at all.
+    """
+
+    def __init__(self, models=None):
+        self._provider = models
+        self._own: dict = {}
         self.nearest = NearestWordFallback()
+
+    def model(self, name: str):
+        if self._provider is not None:
+            return self._provider(name)
+        if name not in self._own:
+            from timbrelab import models
+
+            self._own[name] = models.load(name)
+        return self._own[name]
 
     def __call__(self, phrase: Phrase, effect: str | None, known: MapEntry | None = None) -> Resolution:
         near = self.nearest(phrase, effect, known=known)  # chooses the effect; refuses words unlike any mapped word
         if near.effect == EQ:
-            model = eq_model()
+            model = self.model("word2eq")
             settings = tuple(float(x) for x in model.predict([phrase.text])[0])
         else:
-            model = reverb_model()
+            model = self.model("word2reverb")
             settings = tuple(float(x) for x in model.predict([phrase.text])[0])
         entry = eq_map().lookup(phrase.text)
         note = "not in the crowd maps: predicted by a trained model"
@@ -62,7 +61,3 @@ class ModelFallback:
             note=note,
         )
 
-
-@lru_cache(maxsize=None)
-def model_fallback() -> ModelFallback:
-    return ModelFallback()

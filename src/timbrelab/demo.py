@@ -19,7 +19,8 @@ from timbrelab.dsp.analysis import average_spectrum_db, energy_decay_db, smooth_
 from timbrelab.dsp.eq import BAND_CENTERS_HZ
 from timbrelab.fx import apply, plan_effects
 from timbrelab.lexicon.resolve import used_summary
-from timbrelab.io_utils import atomic_write_text, save_figure
+from timbrelab import plots
+from timbrelab.io_utils import atomic_write_text
 
 DEFAULT_DESCRIPTORS = ["warm", "bright", "tinny", "less muddy", "toasty", "small room", "church"]
 DEFAULT_AMOUNTS = [0.3, 0.6, 1.0]
@@ -117,7 +118,7 @@ def _render(out_dir: Path, descriptors, amounts, plans, src: Path, x, sr: int, p
         ax_c.legend(fontsize=7)
         ax_c.grid(True, which="both", alpha=0.3)
         png = f"{_slug(desc)}.png"
-        save_figure(fig, out_dir / png, dpi=110, bbox_inches="tight")
+        plots.save(fig, out_dir / png, dpi=110, bbox_inches="tight")
         entry["plot"] = png
         record["descriptors"].append(entry)
     bar.close()

@@ -1,4 +1,4 @@
-"""Atomic writes for results (JSON, markdown, PNG, HTML): a temp file beside the target, then rename."""
+"""Atomic writes for results (JSON, markdown, HTML; figures via timbrelab.plots.save): a temp file beside the target, then rename."""
 
 from __future__ import annotations
 
@@ -42,16 +42,6 @@ def atomic_path(path, suffix: str | None = None):
 def atomic_write_text(path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    return Path(path)
-
-
-def save_figure(fig, path, **kwargs) -> Path:
-    """Save a matplotlib figure atomically (format from the extension) and close it."""
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
-    plt.close(fig)
     return Path(path)
 
 

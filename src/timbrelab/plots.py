@@ -25,6 +25,13 @@ def figure(figsize=(6.4, 4.8), **kwargs):
     return fig
 
 
+def subplots(nrows: int = 1, ncols: int = 1, figsize=(6.4, 4.8), squeeze: bool = True, **kwargs):
+    """``(fig, axes)`` like ``pyplot.subplots``, on a :func:`figure` (no pyplot state)."""
+    fig = figure(figsize=figsize)
+    axes = fig.subplots(nrows, ncols, squeeze=squeeze, **kwargs)
+    return fig, axes
+
+
 def save(fig, path, dpi: int = 110, **kwargs) -> Path:
     """Write ``fig`` to ``path`` atomically (format from the extension; ``bbox_inches="tight"`` unless given)."""
     from timbrelab.io_utils import atomic_path

@@ -52,7 +52,8 @@ def git_state(folder: str | os.PathLike | None = None) -> dict:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return {"commit": None, "dirty": None, "modified_files": None}
-    status = git("status", "--porcelain", "--untracked-files=no") or ""
+    # the code is what matters: reports and training runs written by benches do not make a tree dirty
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ":/", ":(top,exclude)reports", ":(top,exclude)runs") or ""
     modified = [line for line in status.splitlines() if line.strip()]
     return {"commit": commit, "dirty": bool(modified), "modified_files": len(modified)}
 

@@ -109,17 +109,14 @@ def _make_noise_wav(path: Path, minutes: float, sample_rate: int = 44100) -> flo
 
 
 def run(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from timbrelab import plots
     from tqdm import tqdm
 
     from timbrelab.dsp.eq import BAND_CENTERS_HZ, EQ_Q_FACTOR, GraphicEQ, response_at
     from timbrelab.bench.provenance import report_provenance
     from timbrelab.dsp.reverb import Reverb, ReverbSettings
     from timbrelab.errors import BadParameterError
-    from timbrelab.io_utils import atomic_write_text, save_figure
+    from timbrelab.io_utils import atomic_write_text
     from timbrelab.lexicon.maps import eq_map, played_curve_db, reverb_map
 
     if not (0.05 <= args.minutes <= 60) or not (0.05 <= args.stream_minutes <= 180) or not (1 <= args.repeats <= 20):
@@ -202,7 +199,7 @@ def run(args) -> int:
         "stream_peak_rss_mb": result["stream_peak_rss_mb"] < 500,
     }
     md = markdown_table(result)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.4))
+    fig, (a1, a2) = plots.subplots(1, 2, figsize=(11, 3.4))
     names = ["our EQ", "pedalboard EQ", "our reverb", "pedalboard reverb"]
     times = [t_eq, t_pb_eq, t_rv, t_pb_rv]
     a1.barh(names, times, color=["#08519c", "#bbbbbb", "#a50f15", "#bbbbbb"])
@@ -213,7 +210,7 @@ def run(args) -> int:
     a2.set(xlabel="band centre (Hz)", ylabel="response − target (dB)", title=f"EQ accuracy, '{EQ_WORD}' curve")
     a2.legend(fontsize=7)
     a2.grid(True, which="both", alpha=0.3)
-    save_figure(fig, out_dir / "bench_fx.png", dpi=110, bbox_inches="tight")
+    plots.save(fig, out_dir / "bench_fx.png", dpi=110, bbox_inches="tight")
     atomic_write_text(json_path, json.dumps(result, indent=1))
     atomic_write_text(out_dir / "bench_fx.md", md)
     print(md)

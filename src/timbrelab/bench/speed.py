@@ -318,17 +318,12 @@ def markdown(result: dict) -> str:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from timbrelab.io_utils import save_figure
+    from timbrelab import plots
 
     n = 2 * ("apply" in result) + ("classify" in result)
     if n == 0:
         return
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    fig, axes = plots.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
     axes = list(axes[0])
     if "apply" in result:
         a = result["apply"]["apply"]
@@ -352,7 +347,7 @@ def plot(result: dict, path: Path) -> None:
         ax.plot(mins, peaks, "o-")
         ax.set(xlabel="file length (min)", ylabel="peak memory (MB)", title="timbrelab classify", ylim=(0, 1.2 * max(peaks)))
     fig.tight_layout()
-    save_figure(fig, path, dpi=110)
+    plots.save(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

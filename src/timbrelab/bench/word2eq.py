@@ -191,17 +191,13 @@ def _diagnostics() -> dict:
 
 
 def _plots(r: dict, cache: dict, out_dir: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from timbrelab import plots
 
     from timbrelab.dsp.eq import BAND_CENTERS_HZ
-    from timbrelab.io_utils import save_figure
     from timbrelab.word2fx import data as D
 
     ms = sorted(r["methods"].values(), key=lambda m: m["mae_db_mean"], reverse=True)
-    fig, ax = plt.subplots(figsize=(8, 0.28 * len(ms) + 1.6))
+    fig, ax = plots.subplots(figsize=(8, 0.28 * len(ms) + 1.6))
     colors = ["#a50f15" if m["method"] == r["selected_by_validation"] else "#6baed6" for m in ms]
     ax.barh([m["method"] for m in ms], [m["mae_db_mean"] for m in ms], xerr=[m["mae_db_sd"] for m in ms], color=colors)
     ax.axvline(r["human"]["mae_db_mean"], color="k", ls="--", lw=1, label=f"human reference {r['human']['mae_db_mean']:.3f}")
@@ -211,13 +207,13 @@ def _plots(r: dict, cache: dict, out_dir: Path) -> None:
     ax.set(xlim=(lo, max(m["mae_db_mean"] + m["mae_db_sd"] for m in ms) + 0.02), xlabel="MAE (dB), mean ± sd over 4 folds; red = selected by validation",
            title="word → EQ on held-out words (Venkatesh et al. folds)")
     ax.legend(fontsize=7, loc="lower right")
-    save_figure(fig, out_dir / "bench_word2eq.png", dpi=110, bbox_inches="tight")
+    plots.save(fig, out_dir / "bench_word2eq.png", dpi=110, bbox_inches="tight")
 
     # human vs predicted curves for held-out words (each from the fold where it is a test word)
     folds = D.venkatesh_folds()
     shown = [m for m in (r["selected_by_validation"], "glove-mlp", "mean") if m in r["methods"]]
     words = [w for w in PLOT_WORDS if any(w in v for v in folds.values())]
-    fig, axes = plt.subplots(3, 3, figsize=(11, 8), sharex=True, sharey=True)
+    fig, axes = plots.subplots(3, 3, figsize=(11, 8), sharex=True, sharey=True)
     for ax, w in zip(axes.ravel(), words):
         f = next(k for k, v in folds.items() if w in v)
         split = D.fold_split(f)
@@ -238,4 +234,4 @@ def _plots(r: dict, cache: dict, out_dir: Path) -> None:
         ax.set_ylabel("gain (dB, clipped ±4)")
     axes[0, 0].legend(fontsize=6)
     fig.suptitle("held-out test words: human contributions (grey), their mean (black) and predictions", fontsize=10)
-    save_figure(fig, out_dir / "bench_word2eq_curves.png", dpi=100, bbox_inches="tight")
+    plots.save(fig, out_dir / "bench_word2eq_curves.png", dpi=100, bbox_inches="tight")

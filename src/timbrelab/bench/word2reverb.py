@@ -43,9 +43,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
     from tqdm import tqdm
 
     from timbrelab.bench.provenance import report_provenance
@@ -153,13 +150,11 @@ def markdown_table(r: dict) -> str:
 
 
 def _plot(cv: dict, r: dict, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    from timbrelab.io_utils import save_figure
+    from timbrelab import plots
     from timbrelab.word2fx.reverb_data import targets_to_perceptual
 
     names = list(r["methods"])
-    fig, ax = plt.subplots(2, 2, figsize=(12, 8.5))
+    fig, ax = plots.subplots(2, 2, figsize=(12, 8.5))
     human = r["human_split_half"]["summary"]
     for a, key, title in [(ax[0, 0], "mae", "MAE, 5 normalised targets"), (ax[0, 1], "rt_log2", "decay-time error (oct)")]:
         mean = [r["methods"][n]["summary"][key]["mean"] for n in names]
@@ -188,4 +183,4 @@ def _plot(cv: dict, r: dict, path: Path) -> None:
         a.grid(True, which="both", alpha=0.3)
     fig.suptitle("word → reverb (SocialFX reverb contributions), word-disjoint 4-fold CV" + (" — QUICK" if r["quick"] else ""))
     fig.tight_layout()
-    save_figure(fig, path, dpi=100)
+    plots.save(fig, path, dpi=100)

@@ -146,14 +146,9 @@ def run_curve(args) -> int:
     print("\n".join(plan.summary().splitlines()[: len(plan.resolutions)]))
     print(ascii_curve(eq.effective_gains_db))
     if args.png:
-        import matplotlib
+        from timbrelab import plots
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from timbrelab.io_utils import save_figure
-
-        fig, ax = plt.subplots(figsize=(7, 3.2))
+        fig, ax = plots.subplots(figsize=(7, 3.2))
         freqs = np.geomspace(20, 20000, 400)
         from timbrelab.dsp.eq import response_at
 
@@ -163,6 +158,6 @@ def run_curve(args) -> int:
         ax.set(xlabel="frequency (Hz)", ylabel="gain (dB)", title=f"'{args.word}' EQ curve")
         ax.legend(fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
-        save_figure(fig, args.png, dpi=120, bbox_inches="tight")
+        plots.save(fig, args.png, dpi=120, bbox_inches="tight")
         print(f"wrote {args.png}")
     return 0

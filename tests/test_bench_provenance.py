@@ -30,6 +30,10 @@ def test_every_registered_bench_has_a_quick_run():
 def check_provenance(p: dict, bench: str, argv: list[str]) -> None:
     assert re.fullmatch(r"[0-9a-f]{40}", p["git_commit"]), p["git_commit"]  # tests run in a git checkout
     assert isinstance(p["git_dirty"], bool)
+    # the run's configuration as data: the bench's options, and a shipped model's recipe where it has one
+    assert p["recipe"]["bench"] == bench and isinstance(p["recipe"]["options"], dict)
+    if bench in ("word2eq", "word2reverb", "timbre-cnn"):
+        assert p["recipe"]["model_recipe"]["model"]["loader"]
     assert p["packages"]["timbrelab"] and p["packages"]["numpy"] and p["packages"]["torch"]
     assert p["python"] == platform.python_version() and p["machine"]["cpus"] == os.cpu_count()
     # the command names the bench and, parsed again, gives the very options of the run

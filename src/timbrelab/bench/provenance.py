@@ -34,7 +34,33 @@ def report_provenance(bench: str, args: argparse.Namespace | None = None, argv: 
     p = provenance(command_line(bench, argv), packages=tuple(dict.fromkeys((*DEFAULT_PACKAGES, *packages))), **extra)
     git = p.get("git") or {}
     head = {"command": p.pop("command"), "git_commit": p.pop("git_commit", git.get("commit")), "git_dirty": p.pop("git_dirty", git.get("dirty"))}
-    return {**head, **p}
+    return {**head, **p, "recipe": resolved_recipe(bench, args)}
+
+
+#: benches that measure a shipped model: its recipe is dumped into the report beside the bench's options
+MODEL_RECIPES = {"word2eq": "word2eq", "word2reverb": "word2reverb", "timbre-cnn": "timbre-cnn"}
+
+
+def resolved_recipe(bench: str, args: argparse.Namespace | None) -> dict:
+    """What the run was configured with, as data: the bench's options (every one, defaults included)
+    and, for a bench of a shipped model, that model's recipe (``timbrelab/recipes/``)."""
+    import json
+
+    options = {}
+    for k, v in sorted(vars(args).items() if args is not None else ()):
+        if k in ("func", "command", "bench") or callable(v):
+            continue
+        try:
+            json.dumps(v)
+        except TypeError:
+            v = str(v)
+        options[k] = v
+    out = {"bench": bench, "options": options}
+    if bench in MODEL_RECIPES:
+        from timbrelab.ml.recipes import load_recipe
+
+        out["model_recipe"] = load_recipe(MODEL_RECIPES[bench])
+    return out
 
 
 def options_of(bench: str, args: argparse.Namespace) -> list[str]:

@@ -45,6 +45,17 @@ def atomic_write_text(path, text: str) -> Path:
     return Path(path)
 
 
+def file_sha256(path) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB chunks (weights, caches, provenance)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def path_exists(path) -> bool:
     """``Path.exists`` that answers False instead of raising for names the system cannot hold
     (over 255 bytes, NUL characters ...): a description is text, never a file name."""

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from timbrelab.errors import BadParameterError, TimbrelabError
+from timbrelab.io_utils import file_sha256  # noqa: F401  (one home; cache users import it from here too)
 
 FORMAT = "timbrelab-cache/1"
 MANIFEST = "manifest.json"
@@ -56,12 +57,6 @@ def spec_key(spec: dict) -> str:
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
 
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

@@ -30,13 +30,14 @@ to ~1e-2 while the bins that carry energy still agree to ~1e-5.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
 from torch import nn
 
+from timbrelab.configs import config_from_dict
 from timbrelab.audio import as_audio, check_sample_rate, resample
 from timbrelab.errors import AudioFileError, BadParameterError
 
@@ -100,11 +101,7 @@ class LogMelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "LogMelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise BadParameterError(f"log-mel: unknown settings {sorted(unknown)} (known: {sorted(known)})")
-        return cls(**d)
+        return config_from_dict(cls, d, "log-mel")
 
 
 # --------------------------------------------------------------------------------------------- mel

@@ -7,12 +7,13 @@ trained). ``StandardizerConfig`` (``n_bands``, ``min_std``) is its JSON-able con
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from timbrelab.configs import config_from_dict
 from timbrelab.errors import BadParameterError
 
 #: smallest standard deviation a Standardizer divides by (a constant band is not blown up)
@@ -36,11 +37,7 @@ class StandardizerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "StandardizerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise BadParameterError(f"Standardizer: unknown settings {sorted(unknown)} (known: {sorted(known)})")
-        return cls(**d)
+        return config_from_dict(cls, d, "Standardizer")
 
 
 class Standardizer(nn.Module):

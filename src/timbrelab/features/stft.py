@@ -26,12 +26,13 @@ Conventions (stated so results compare with other tools):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from timbrelab.configs import config_from_dict
 from timbrelab.errors import BadParameterError
 
 WINDOWS = ("hann", "hamming", "blackman", "sqrt-hann", "rect")
@@ -109,11 +110,7 @@ class STFTConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "STFTConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise BadParameterError(f"STFT: unknown settings {sorted(unknown)} (known: {sorted(known)})")
-        return cls(**d)
+        return config_from_dict(cls, d, "STFT")
 
 
 def _check_signal(x) -> torch.Tensor:

@@ -12,11 +12,12 @@ window is aligned to the end, so no frame is dropped and no long clip is padded.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
+from timbrelab.configs import config_from_dict
 from timbrelab.errors import AudioFileError, BadParameterError
 
 
@@ -53,11 +54,7 @@ class WindowConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "WindowConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise BadParameterError(f"windows: unknown settings {sorted(unknown)} (known: {sorted(known)})")
-        return cls(**d)
+        return config_from_dict(cls, d, "windows")
 
 
 def windows(logmel, frames: int = 128, hop_frames: int | None = None, pad_value: float | None = None):

@@ -49,13 +49,14 @@ Adam at 1e-4 descends steadily (the multi-layer is fine with Adam at 1e-3).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from timbrelab.configs import config_from_dict
 from timbrelab.errors import BadParameterError
 from timbrelab.features.standardize import Standardizer
 
@@ -140,11 +141,7 @@ class TimbreCNNConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TimbreCNNConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise BadParameterError(f"timbre CNN: unknown settings {sorted(unknown)} (known: {sorted(known)})")
-        return cls(**d)
+        return config_from_dict(cls, d, "timbre CNN")
 
 
 def _dieleman_steps(frames: int) -> int:

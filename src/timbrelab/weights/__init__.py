@@ -7,7 +7,6 @@ checks the hash before returning a path, so a damaged or mismatched file is refu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -24,11 +23,9 @@ def weights_dir() -> Path:
 
 
 def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from timbrelab.io_utils import file_sha256
+
+    return file_sha256(path)
 
 
 def manifest() -> dict:

@@ -94,8 +94,6 @@ def split_inputs_and_description(paths: list[str], need_description: bool) -> tu
 
 def _with_amounts(plan, eq_amount, reverb_amount):
     """A loaded plan with the amounts given on the command line (honoured, and said in the plan's notes)."""
-    import dataclasses
-
     from timbrelab.dsp.eq import GraphicEQ
     from timbrelab.dsp.reverb import Reverb
 
@@ -109,7 +107,7 @@ def _with_amounts(plan, eq_amount, reverb_amount):
             raise BadParameterError("--reverb-amount: the settings JSON has no reverb to scale")
         plan.reverb = Reverb(plan.reverb.settings, reverb_amount)
         plan.notes.append(f"reverb amount set to {reverb_amount:g} (--reverb-amount)")
-    return dataclasses.replace(plan)
+    return plan
 
 
 def run(args) -> int:

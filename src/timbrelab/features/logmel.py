@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from timbrelab.configs import config_from_dict
+from timbrelab.configs import check_positive_int, config_from_dict
 from timbrelab.audio import as_audio, check_sample_rate, resample
 from timbrelab.errors import AudioFileError, BadParameterError
 
@@ -64,9 +64,7 @@ class LogMelConfig:
     def __post_init__(self):
         check_sample_rate(self.sample_rate)
         for name in ("n_fft", "hop", "n_mels"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise BadParameterError(f"log-mel: {name} must be a positive whole number, got {v!r}")
+            check_positive_int("log-mel", name, getattr(self, name))
         if self.n_fft < 16:
             raise BadParameterError(f"log-mel: n_fft {self.n_fft} is too short for a spectrum (use 16 or more)")
         if self.hop > self.n_fft:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from timbrelab.configs import config_from_dict
+from timbrelab.configs import check_positive_int, config_from_dict
 from timbrelab.errors import BadParameterError
 
 #: smallest standard deviation a Standardizer divides by (a constant band is not blown up)
@@ -26,9 +26,7 @@ class StandardizerConfig:
     min_std: float = MIN_STD
 
     def __post_init__(self):
-        v = self.n_bands
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise BadParameterError(f"Standardizer: n_mels must be a positive whole number, got {v!r}")
+        check_positive_int("Standardizer", "n_mels", self.n_bands)
         if not (isinstance(self.min_std, (int, float)) and self.min_std > 0):
             raise BadParameterError(f"Standardizer: min_std must be a positive number, got {self.min_std!r}")
 

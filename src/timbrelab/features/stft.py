@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from timbrelab.configs import config_from_dict
+from timbrelab.configs import check_positive_int, config_from_dict
 from timbrelab.errors import BadParameterError
 
 WINDOWS = ("hann", "hamming", "blackman", "sqrt-hann", "rect")
@@ -66,9 +66,7 @@ class STFTConfig:
 
     def __post_init__(self):
         for name in ("n_fft", "hop"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise BadParameterError(f"STFT: {name} must be a positive whole number, got {v!r}")
+            check_positive_int("STFT", name, getattr(self, name))
         if self.n_fft < 2:
             raise BadParameterError(f"STFT: n_fft must be at least 2, got {self.n_fft}")
         if self.hop > self.n_fft:

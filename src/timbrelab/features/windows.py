@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from timbrelab.configs import config_from_dict
+from timbrelab.configs import check_positive_int, config_from_dict
 from timbrelab.errors import AudioFileError, BadParameterError
 
 
@@ -25,11 +25,6 @@ def _default_pad() -> float:
     from timbrelab.features.logmel import LogMelConfig
 
     return LogMelConfig().silence_value
-
-
-def _check_positive(what: str, name: str, v) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise BadParameterError(f"{what}: {name} must be a positive whole number, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -41,9 +36,9 @@ class WindowConfig:
     hop_frames: int | None = None
 
     def __post_init__(self):
-        _check_positive("windows", "frames", self.frames)
+        check_positive_int("windows", "frames", self.frames)
         if self.hop_frames is not None:
-            _check_positive("windows", "hop_frames", self.hop_frames)
+            check_positive_int("windows", "hop_frames", self.hop_frames)
 
     @property
     def hop(self) -> int:
@@ -73,7 +68,7 @@ def windows(logmel, frames: int = 128, hop_frames: int | None = None, pad_value:
     if logmel.ndim != 2:
         raise BadParameterError(f"windows: need a (n_mels, n_frames) log-mel spectrogram, got shape {tuple(logmel.shape)}")
     for name, v in (("frames", frames), ("hop_frames", frames if hop_frames is None else hop_frames)):
-        _check_positive("windows", name, v)
+        check_positive_int("windows", name, v)
     hop_frames = frames if hop_frames is None else int(hop_frames)
     n = logmel.shape[1]
     if n == 0:

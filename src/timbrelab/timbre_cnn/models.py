@@ -51,12 +51,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from timbrelab.configs import config_from_dict
+from timbrelab.configs import check_positive_int, config_from_dict
 from timbrelab.errors import BadParameterError
 from timbrelab.features.standardize import Standardizer
 
@@ -99,8 +98,7 @@ class TimbreCNNConfig:
         if self.width is not None:
             ints["width"] = self.width
         for name, v in ints.items():
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise BadParameterError(f"timbre CNN: {name} must be a positive whole number, got {v!r}")
+            check_positive_int("timbre CNN", name, v)
         if self.n_classes < 2:
             raise BadParameterError(f"timbre CNN: need at least 2 classes, got {self.n_classes}")
         for name in ("dropout", "conv_dropout"):

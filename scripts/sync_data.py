@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Copy the crowdsourced data timbrelab needs at run time from ../shared/data into the package.
+"""Copy the data timbrelab needs at run time from ../shared/data into the package.
 
-Rerunnable: `python scripts/sync_data.py [--shared PATH]`. Writes src/timbrelab/lexicon/data/ and a
-PROVENANCE.json with the source, licence note and SHA-256 of every copied file. The installed package
-never reads ../shared.
+Rerunnable: `python scripts/sync_data.py [--shared PATH]`. Writes
+- src/timbrelab/lexicon/data/: the crowdsourced EQ/reverb maps and SocialFX data;
+- src/timbrelab/sounds/data/medley-solos-db-small/: 97 real solo recordings (Medley-solos-DB,
+  CC BY 4.0), the real test set of the timbre CNNs (never trained on), with its labels.csv and README;
+each with a PROVENANCE.json giving the source, licence note and SHA-256 of every copied file. The
+installed package never reads ../shared.
 """
 import argparse
 import hashlib
@@ -13,6 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEST = ROOT / "src" / "timbrelab" / "lexicon" / "data"
+MEDLEY_SRC = "real/medley-solos-db-small"
+MEDLEY_DEST = ROOT / "src" / "timbrelab" / "sounds" / "data" / "medley-solos-db-small"
+MEDLEY_NOTE = ("Medley-solos-DB v1.2 (Lostanlen, Cella, Bittner & Essid, Zenodo record 1344103, 2019), CC BY 4.0; "
+               "the balanced 97-file subset of koerthawkins/neuroment2 (data/medley-solos-db-small/). Real recordings: a test set only.")
 FILES = {
     "audealize/eqdescriptors.json": (
         "audealize_eq.json",
@@ -53,6 +60,27 @@ def main() -> None:
         prov["files"][name] = {"source": rel, "sha256": digest, "description": what}
         print(f"copied {rel} -> {name} ({digest[:12]})")
     (DEST / "PROVENANCE.json").write_text(json.dumps(prov, indent=1) + "\n")
+    sync_medley(src_root / MEDLEY_SRC)
+
+
+def sync_medley(src: Path) -> None:
+    """Copy the Medley-solos-DB subset (labels.csv, README.md, the FLACs), checking each file's SHA-256 against labels.csv."""
+    import csv
+
+    if not (src / "labels.csv").exists():
+        raise SystemExit(f"sync_data: missing {src / 'labels.csv'}")
+    rows = list(csv.DictReader((src / "labels.csv").open(encoding="utf-8")))
+    MEDLEY_DEST.mkdir(parents=True, exist_ok=True)
+    prov = {"copied_by": "scripts/sync_data.py", "source_root": f"../shared/data/{MEDLEY_SRC}", "source": MEDLEY_NOTE, "files": {}}
+    for name in ["labels.csv", "README.md"] + [r["file"] for r in rows]:
+        shutil.copyfile(src / name, MEDLEY_DEST / name)
+        digest = hashlib.sha256((MEDLEY_DEST / name).read_bytes()).hexdigest()
+        prov["files"][name] = digest
+    bad = [r["file"] for r in rows if prov["files"][r["file"]] != r["sha256"]]
+    if bad:
+        raise SystemExit(f"sync_data: SHA-256 differs from labels.csv for {', '.join(bad)}")
+    (MEDLEY_DEST / "PROVENANCE.json").write_text(json.dumps(prov, indent=1) + "\n")
+    print(f"copied {len(rows)} Medley-solos-DB recordings -> {MEDLEY_DEST.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -156,3 +156,59 @@ def test_mixture_and_caption_datasets():
         MixtureDataset(mixes, sources[:, :, :50])
     with pytest.raises(BadParameterError):
         CaptionDataset(mixes, ["only one"])
+
+
+def test_a_resumable_build_keeps_finished_pieces_after_an_interruption(tmp_path):
+    cache = Cache("test", tmp_path)
+    calls = []
+
+    def pieces(folder, fail_at=None):
+        for k in range(4):
+            p = folder / f"piece-{k}.npy"
+            if p.exists():
+                continue  # written by an earlier, interrupted run
+            if k == fail_at:
+                (folder / f"piece-{k}.npy.tmp").write_bytes(b"half")
+                raise KeyboardInterrupt
+            calls.append(k)
+            np.save(p, np.full(10, k, np.float32))
+        return {"pieces": 4}
+
+    with pytest.raises(KeyboardInterrupt):
+        cache.get(SPEC, "pieces", lambda f: pieces(f, fail_at=2), resumable=True)
+    partial = cache.partial_folder(SPEC, "pieces")
+    assert sorted(p.name for p in partial.glob("piece-*.npy")) == ["piece-0.npy", "piece-1.npy"]
+    assert not cache.folder(SPEC, "pieces").exists()
+    entry = cache.get(SPEC, "pieces", pieces, resumable=True)
+    assert calls == [0, 1, 2, 3]  # 0 and 1 were not redone
+    assert sorted(entry.manifest["files"]) == [f"piece-{k}.npy" for k in range(4)]  # the half-written .tmp is gone
+    assert not partial.exists() and verify(entry.folder, SPEC) == []
+    # force starts over
+    calls.clear()
+    cache.get(SPEC, "pieces", pieces, force=True, resumable=True)
+    assert calls == [0, 1, 2, 3]
+
+
+def test_crop_dataset_takes_seeded_random_crops_of_whole_clips():
+    from timbrelab.data.adapters import CropDataset
+
+    X = np.arange(3 * 2 * 20, dtype=np.float16).reshape(3, 2, 20)
+    a = CropDataset(X, np.array([0, 1, 2]), frames=8, seed=5)
+    b = CropDataset(X, np.array([0, 1, 2]), frames=8, seed=5)
+    xa, ya = a.batch([2, 0, 2])
+    xb, _ = b.batch([2, 0, 2])
+    assert xa.shape == (3, 2, 8) and xa.dtype == torch_float32() and ya.tolist() == [2, 0, 2]
+    assert np.array_equal(xa.numpy(), xb.numpy())
+    for x, clip in zip(xa.numpy(), [2, 0, 2]):  # each crop is a contiguous stretch of its own clip
+        start = int(x[0, 0] - X[clip, 0, 0])
+        assert np.array_equal(x, X[clip, :, start : start + 8].astype(np.float32))
+    starts = {int(a.batch([0])[0][0, 0, 0]) for _ in range(30)}
+    assert len(starts) > 3  # the crop moves
+    with pytest.raises(BadParameterError):
+        CropDataset(X, np.array([0, 1, 2]), frames=21)
+
+
+def torch_float32():
+    import torch
+
+    return torch.float32

@@ -33,6 +33,10 @@ def register(sub) -> None:
 
 def _print_one(path, r) -> None:
     print(f"{path} ({r.duration_s:.1f} s, {r.windows} window{'s' if r.windows != 1 else ''}):")
+    if r.no_instrument:
+        from timbrelab.timbre_cnn.classify import NO_INSTRUMENT_NOTE
+
+        print(f"  {NO_INSTRUMENT_NOTE}")
     for name, p in r.top:
         print(f"  {name:18} {p:6.1%}  {'█' * int(round(30 * p))}")
     if r.timeline:
@@ -55,8 +59,7 @@ def run(args) -> int:
     from timbrelab.timbre_cnn.classify import _check_top
 
     service = Service()
-    classes = service.model("timbre_cnn").classes
-    _check_top(args.top, len(classes))  # a bad option fails before any file is read
+    _check_top(args.top, len(service.model("timbre_cnn").instrument_classes))  # a bad option fails before any file is read
     files, skipped = collect_inputs(args.paths)
     if len(files) == 1 and not any(Path(p).is_dir() for p in args.paths):
         r = service.classify_file(files[0], top=args.top)  # one file: its error is the command's error

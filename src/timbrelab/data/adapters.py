@@ -6,6 +6,9 @@ per-item Python loop, no collate).
 
 - ``WindowDataset(X, y)``: feature windows ``(n, bands, frames)`` float32 and int64 labels ``(n,)``
   (the timbre CNN's training windows, each labelled with its clip's class).
+- ``CropDataset(X, y, frames, seed)``: feature maps of whole clips ``(n, bands, clip_frames)`` (any
+  float dtype, e.g. float16) and labels; each ``batch`` takes a fresh seeded random crop of
+  ``frames`` frames from every clip asked for (random time shift as augmentation), as float32.
 - ``MixtureDataset(mixtures, sources)``: mixtures ``(n, samples)`` and their sources ``(n, k,
   samples)`` (any float dtype, e.g. float16 memmaps of a rendered set; returned as float32).
 - ``CaptionDataset(clips, captions)``: clips ``(n, samples)`` with one caption (text) each.
@@ -52,6 +55,36 @@ class WindowDataset(Dataset):
     def batch(self, indices):
         idx = torch.as_tensor(indices)
         return self.X[idx], self.y[idx]
+
+
+class CropDataset(Dataset):
+    """Clips' feature maps ``(n, bands, clip_frames)`` with class indices ``(n,)``; items are random
+    ``frames``-long crops (a map shorter than ``frames`` is refused). The crops come from one
+    ``numpy`` generator seeded with ``seed``: the same sequence of calls gives the same crops."""
+
+    def __init__(self, X, y, frames: int, seed: int = 0):
+        y = np.asarray(y)
+        if X.ndim != 3 or X.shape[2] < frames or frames < 1:
+            raise BadParameterError(f"CropDataset: need maps (clips, bands, ≥{frames} frames), got {X.shape}")
+        if y.shape != (len(X),) or not np.issubdtype(y.dtype, np.integer):
+            raise BadParameterError(f"CropDataset: y must hold one class index per clip, got {y.dtype} {y.shape} for {len(X)} clips")
+        self.X, self.y, self.frames = X, torch.from_numpy(y.astype(np.int64)), int(frames)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def _crop(self, idx: np.ndarray) -> torch.Tensor:
+        starts = self.rng.integers(0, self.X.shape[2] - self.frames + 1, size=len(idx))
+        out = np.stack([np.asarray(self.X[i, :, s : s + self.frames], np.float32) for i, s in zip(idx, starts)])
+        return torch.from_numpy(out)
+
+    def __getitem__(self, i: int):
+        return self._crop(np.array([i]))[0], self.y[i]
+
+    def batch(self, indices):
+        idx = _index(indices)
+        return self._crop(idx), self.y[torch.from_numpy(idx)]
 
 
 class MixtureDataset(Dataset):

@@ -122,9 +122,13 @@ class Cache:
         return Entry(folder, json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
 
     def get(self, spec: dict, name: str, build: Callable[[Path], dict | None] | None = None, force: bool = False,
-            on_mismatch: str = "rebuild") -> Entry:
+            on_mismatch: str = "rebuild", resumable: bool = False) -> Entry:
         """The verified build of ``spec``, building it with ``build(tmp_folder)`` if it is missing (or
-        ``force``), and rebuilding a damaged one (``on_mismatch="rebuild"``) or refusing it (``"refuse"``)."""
+        ``force``), and rebuilding a damaged one (``on_mismatch="rebuild"``) or refusing it (``"refuse"``).
+
+        ``resumable``: the builder works in a persistent ``.NAME-KEY12.partial`` folder that is kept if
+        the build is interrupted, so the next call hands it the same folder with what was already
+        written (the builder must write each file atomically and skip the complete ones)."""
         if on_mismatch not in ("rebuild", "refuse"):
             raise BadParameterError(f"on_mismatch must be 'rebuild' or 'refuse', got {on_mismatch!r}")
         folder = self.folder(spec, name)
@@ -136,13 +140,27 @@ class Cache:
                 raise DataError(f"the cached data set {folder.name} is damaged ({'; '.join(problems)}): delete {folder} or rebuild it")
         if build is None:
             raise DataError(f"{folder.name} has not been built and no builder was given")
-        return self._build(spec, folder, build)
+        if force and resumable:
+            shutil.rmtree(self.partial_folder(spec, name), ignore_errors=True)
+        return self._build(spec, folder, build, resumable)
 
-    def _build(self, spec: dict, folder: Path, build: Callable) -> Entry:
+    def partial_folder(self, spec: dict, name: str) -> Path:
+        """Where a resumable build of ``spec`` keeps its finished pieces until it completes."""
+        folder = self.folder(spec, name)
+        return folder.parent / f".{folder.name}.partial"
+
+    def _build(self, spec: dict, folder: Path, build: Callable, resumable: bool = False) -> Entry:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        if resumable:
+            tmp = folder.parent / f".{folder.name}.partial"
+            tmp.mkdir(exist_ok=True)
+            (tmp / MANIFEST).unlink(missing_ok=True)
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
             extra = build(tmp) or {}
+            for p in tmp.glob("*.tmp"):  # a resumable builder's unfinished file from an interrupted run
+                p.unlink()
             reserved = {"format", "key", "spec", "files"} & set(extra)
             if reserved:
                 raise BadParameterError(f"a builder's manifest fields may not be named {sorted(reserved)}")
@@ -155,7 +173,8 @@ class Cache:
             if folder.exists():
                 shutil.rmtree(folder)
             os.replace(tmp, folder)
-        finally:
-            if tmp.exists():
+        except BaseException:
+            if not resumable and tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return Entry(folder, manifest)

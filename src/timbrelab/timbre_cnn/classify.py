@@ -56,6 +56,13 @@ class TimbreClassifier:
         self.classes = tuple(classes)
         self.info = dict(info or {})
 
+    @property
+    def instrument_classes(self) -> tuple:
+        """The classes that are instruments (all but "no instrument")."""
+        from timbrelab.timbre_cnn.data import NO_INSTRUMENT
+
+        return tuple(c for c in self.classes if c != NO_INSTRUMENT)
+
     def to_checkpoint(self, name: str = MODEL_NAME):
         from timbrelab.ml.checkpoint import Checkpoint, state_to_arrays
 
@@ -85,7 +92,7 @@ class TimbreClassifier:
         from timbrelab.audio import as_audio
         from timbrelab.timbre_cnn.data import clip_windows
 
-        top = _check_top(top, len(self.classes))
+        top = _check_top(top, len(self.instrument_classes))
         x = as_audio(audio)
         w = clip_windows(x, sample_rate, self.front_end)
         probs = self.window_probabilities(w)
@@ -99,7 +106,7 @@ class TimbreClassifier:
         from timbrelab.features.logmel import LogMelStream
         from timbrelab.features.windows import WindowStream
 
-        top = _check_top(top, len(self.classes))
+        top = _check_top(top, len(self.instrument_classes))
         fe = self.front_end
         inf = aio.info(path)
         if inf.frames == 0:
@@ -134,33 +141,52 @@ def shipped() -> TimbreClassifier:
     return load(MODEL_NAME)
 
 
+NO_INSTRUMENT_NOTE = "no instrument recognised: silence, noise or a sound that is not one of the instruments"
+
+
 @dataclass
 class Classification:
-    """Clip probabilities per instrument, the top ones, and a per-window timeline."""
+    """Clip probabilities per instrument, the top ones, and a per-window timeline.
+
+    A model trained with the ``"no instrument"`` class (``data.NO_INSTRUMENT``) answers it for
+    silence, noise, drums and effects: then ``no_instrument`` is True and ``top`` is empty."""
 
     probabilities: dict
-    top: list  # [(instrument, probability)], best first
+    top: list  # [(instrument, probability)], best first; empty when no instrument was recognised
     timeline: list = field(default_factory=list)  # [{"start_s", "end_s", "instrument", "probability"}]
     duration_s: float = 0.0
     windows: int = 0
+    no_instrument: bool = False
 
     def to_dict(self) -> dict:
-        return {"top": [{"instrument": n, "probability": round(p, 4)} for n, p in self.top], "duration_s": round(self.duration_s, 3),
-                "windows": self.windows, "timeline": self.timeline, "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+        d = {"top": [{"instrument": n, "probability": round(p, 4)} for n, p in self.top], "duration_s": round(self.duration_s, 3),
+             "windows": self.windows, "timeline": self.timeline, "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+             "no_instrument": self.no_instrument}
+        if self.no_instrument:
+            d["note"] = NO_INSTRUMENT_NOTE
+        return d
 
 
 def _summarise(probs: np.ndarray, starts_s: list, window_s: float, duration_s: float, classes, top: int) -> Classification:
+    from timbrelab.timbre_cnn.data import NO_INSTRUMENT
+
     clip = probs.mean(axis=0)
-    order = np.argsort(-clip)[:top]
+    none = list(classes).index(NO_INSTRUMENT) if NO_INSTRUMENT in classes else None
+    if none is not None and int(clip.argmax()) == none:
+        order = []
+    else:
+        order = [i for i in np.argsort(-clip) if i != none][:top]
     timeline = []
     if len(probs) > 1:
         for p, s in zip(probs, starts_s):
             k = int(p.argmax())
             timeline.append({"start_s": round(s, 2), "end_s": round(min(s + window_s, duration_s), 2), "instrument": classes[k], "probability": round(float(p[k]), 3)})
-    return Classification({c: float(v) for c, v in zip(classes, clip)}, [(classes[i], float(clip[i])) for i in order], timeline, duration_s, len(probs))
+    return Classification({c: float(v) for c, v in zip(classes, clip)}, [(classes[i], float(clip[i])) for i in order], timeline, duration_s,
+                          len(probs), no_instrument=none is not None and not order)
 
 
 def _check_top(top: int, n: int) -> int:
+    """``--top`` is 1 … the number of instrument classes (``n``: the classes, "no instrument" not counted)."""
     if isinstance(top, bool) or not isinstance(top, int) or not (1 <= top <= n):
         raise BadParameterError(f"--top must be a whole number from 1 to {n}")
     return top

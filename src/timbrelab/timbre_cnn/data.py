@@ -20,6 +20,9 @@ from timbrelab.features.windows import WindowConfig, windows
 from timbrelab.sounds.taxonomy import class_names
 
 CLASSES: tuple[str, ...] = tuple(class_names())
+#: the answer for silence, noise, drums and effects: a model trained with it has one more output
+NO_INSTRUMENT = "no instrument"
+CLASSES_WITH_NONE: tuple[str, ...] = CLASSES + (NO_INSTRUMENT,)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class Windows:
 
 def multi_hot(label_lists, classes=CLASSES) -> np.ndarray:
     index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted({lab for labels in label_lists for lab in labels} - set(index))
+    if unknown:
+        raise BadParameterError(f"labels {unknown} are not among the classes")
     Y = np.zeros((len(label_lists), len(classes)), bool)
     for r, labels in enumerate(label_lists):
         for lab in labels:
@@ -107,7 +113,8 @@ def clip_windows(audio: np.ndarray, sample_rate: int, config: FrontEndConfig | N
     return windows(log_mel(audio, sample_rate, config.logmel), config.frames, config.windows.hop_frames, pad_value=config.silence_value)
 
 
-def from_clips(clips, label_lists, names, config: FrontEndConfig | None = None, progress: bool | None = None, desc: str = "features") -> Windows:
+def from_clips(clips, label_lists, names, config: FrontEndConfig | None = None, progress: bool | None = None, desc: str = "features",
+               classes: tuple = CLASSES) -> Windows:
     """``clips``: iterable of ``(audio, sample_rate)``."""
     from tqdm import tqdm
 
@@ -117,20 +124,78 @@ def from_clips(clips, label_lists, names, config: FrontEndConfig | None = None, 
         w = clip_windows(audio, sr, config)
         xs.append(w)
         owner.append(np.full(len(w), i))
-    return Windows(np.concatenate(xs).astype(np.float32), np.concatenate(owner), multi_hot(label_lists), list(names), CLASSES, config)
+    return Windows(np.concatenate(xs).astype(np.float32), np.concatenate(owner), multi_hot(label_lists, classes), list(names), tuple(classes), config)
 
 
-def from_dataset(ds, config: FrontEndConfig | None = None, progress: bool | None = None) -> Windows:
-    """Windows of a built ``timbrelab.sounds.datasets.Dataset``."""
-    names = [" ".join(str(v) for k, v in r.items() if k not in ("sources",)) for r in ds.rows]
-    return from_clips(((ds.clip(i), ds.sample_rate) for i in range(len(ds))), ds.labels(), names, config, progress, desc=ds.folder.name)
+def _row_name(r: dict) -> str:
+    return " ".join(str(v) for k, v in r.items() if k not in ("sources", "augment"))
 
 
-def from_recordings(recs, config: FrontEndConfig | None = None, progress: bool | None = None) -> Windows:
+def from_dataset(ds, config: FrontEndConfig | None = None, progress: bool | None = None, classes: tuple = CLASSES) -> Windows:
+    """Windows of a built data set (``timbrelab.sounds.datasets`` / ``sounds.corpus``); rows flagged silent are left out."""
+    keep = [i for i, r in enumerate(ds.rows) if not r.get("silent")]
+    labels = ds.labels()
+    return from_clips(((ds.clip(i), ds.sample_rate) for i in keep), [labels[i] for i in keep], [_row_name(ds.rows[i]) for i in keep],
+                      config, progress, desc=ds.folder.name, classes=classes)
+
+
+def from_recordings(recs, config: FrontEndConfig | None = None, progress: bool | None = None, classes: tuple = CLASSES) -> Windows:
     """Windows of real recordings (``timbrelab.sounds.recordings``); read with timbrelab's audio reader."""
     from timbrelab.audio import read_audio
 
-    return from_clips((read_audio(r.path) for r in recs), [[r.instrument] for r in recs], [r.path.name for r in recs], config, progress, desc="recordings")
+    return from_clips((read_audio(r.path) for r in recs), [[r.instrument] for r in recs], [r.path.name for r in recs], config, progress,
+                      desc="recordings", classes=classes)
+
+
+@dataclass
+class ClipMaps:
+    """Whole-clip log-mel maps of a fixed-length data set, for random-crop training (``data.adapters.CropDataset``).
+
+    ``X``: float16 ``(clips, n_mels, clip_frames)``; ``y``: class index per clip; ``rows``: the data
+    set's rows (silent ones left out); ``classes``, ``front_end`` as for :class:`Windows`."""
+
+    X: np.ndarray
+    y: np.ndarray
+    rows: list
+    classes: tuple
+    front_end: FrontEndConfig
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.y)
+
+    def subset(self, clips) -> "ClipMaps":
+        clips = np.asarray(clips, int)
+        return ClipMaps(self.X[clips], self.y[clips], [self.rows[i] for i in clips], self.classes, self.front_end)
+
+    def windows(self) -> Windows:
+        """Every window of every clip (the evaluation view: clip probability = mean over its windows)."""
+        fe = self.front_end
+        xs, owner = [], []
+        for i in range(self.n_clips):
+            w = windows(self.X[i].astype(np.float32), fe.frames, fe.windows.hop_frames, pad_value=fe.silence_value)
+            xs.append(w)
+            owner.append(np.full(len(w), i))
+        Y = np.zeros((self.n_clips, len(self.classes)), bool)
+        Y[np.arange(self.n_clips), self.y] = True
+        return Windows(np.concatenate(xs).astype(np.float32), np.concatenate(owner), Y, [_row_name(r) for r in self.rows], self.classes, fe)
+
+
+def clip_maps(ds, config: FrontEndConfig | None = None, classes: tuple = CLASSES_WITH_NONE, progress: bool | None = None) -> ClipMaps:
+    """Log-mel maps of every (non-silent) clip of a fixed-length data set, as float16."""
+    from tqdm import tqdm
+
+    config = config or FrontEndConfig()
+    keep = [i for i, r in enumerate(ds.rows) if not r.get("silent")]
+    index = {c: k for k, c in enumerate(classes)}
+    first = log_mel(ds.clip(keep[0]), ds.sample_rate, config.logmel)
+    X = np.zeros((len(keep), first.shape[0], first.shape[1]), np.float16)
+    for j, i in enumerate(tqdm(keep, desc=f"log-mel {ds.folder.name}", unit="clip", disable=(progress is False) or None, leave=False)):
+        m = first if j == 0 else log_mel(ds.clip(i), ds.sample_rate, config.logmel)
+        X[j] = m[:, : X.shape[2]]
+    labels = ds.labels()
+    y = np.array([index[labels[i][0]] for i in keep], np.int64)
+    return ClipMaps(X, y, [ds.rows[i] for i in keep], tuple(classes), config)
 
 
 def split_validation(w: Windows, fraction: float = 0.15, seed: int = 0) -> tuple[Windows, Windows]:

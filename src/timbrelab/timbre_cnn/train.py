@@ -37,6 +37,8 @@ class TrainConfig:
     lr: float | None = None  # None: DEFAULT_LR for the architecture, else 1e-3
     weight_decay: float = 1e-5
     seed: int = 0
+    epoch_clips: int | None = None  # clips per epoch when training on clip maps (None: all); a fresh random subset each epoch
+    label_smoothing: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,6 +91,50 @@ def train_model(model_config, train: Windows, val: Windows, cfg: TrainConfig | N
     loop = LoopConfig(max_epochs=cfg.max_epochs, patience=cfg.patience, batch_size=cfg.batch_size, seed=cfg.seed, mode="max")
     fitted = fit(model, loss_on, len(ds), loop, opt, validate=lambda m: validation_accuracy(m, val), progress=progress,
                  desc=f"train {model.config.arch}")
+    history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_accuracy": h["score"], "seconds": h["seconds"]} for h in fitted.history]
+    return TrainResult(model, history, fitted.best_epoch, fitted.seconds, train.front_end, train.classes)
+
+
+def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = None, progress: bool | None = None,
+                   standardizer_clips: int = 2000) -> TrainResult:
+    """Train on whole-clip maps (``data.ClipMaps``) with a random crop per clip and step: the corpus way.
+
+    The standardiser is fitted on (at most ``standardizer_clips``) training clips; an epoch is
+    ``cfg.epoch_clips`` clips drawn afresh (all clips when None); early stopping on ``val``'s clip
+    accuracy as in :func:`train_model`. Deterministic for a seed (one torch thread count)."""
+    import torch
+
+    from timbrelab.data.adapters import CropDataset
+    from timbrelab.errors import BadParameterError
+    from timbrelab.ml.train import LoopConfig, fit
+    from timbrelab.timbre_cnn.models import build_model
+
+    cfg = cfg or TrainConfig()
+    if val.n_clips and (val.front_end != train.front_end or val.classes != train.classes):
+        raise BadParameterError("the validation windows were computed with another front end or classes than the training clips")
+    if model_config.n_classes != len(train.classes):
+        raise BadParameterError(f"the model has {model_config.n_classes} outputs for {len(train.classes)} classes")
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(model_config)
+    fit_on = np.sort(rng.choice(train.n_clips, size=min(standardizer_clips, train.n_clips), replace=False))
+    model.standardizer.fit(train.X[i].astype(np.float32) for i in fit_on)
+    lr = cfg.lr or DEFAULT_LR.get(model.config.arch, 1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    ds = CropDataset(train.X, train.y, train.front_end.frames, seed=cfg.seed)
+    n = min(cfg.epoch_clips or train.n_clips, train.n_clips)
+    order = {"clips": rng.permutation(train.n_clips)[:n]}
+
+    def new_epoch(_epoch):
+        order["clips"] = rng.permutation(train.n_clips)[:n]
+
+    def loss_on(indices):
+        x, y = ds.batch(order["clips"][np.asarray(indices)])
+        return torch.nn.functional.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+
+    loop = LoopConfig(max_epochs=cfg.max_epochs, patience=cfg.patience, batch_size=cfg.batch_size, seed=cfg.seed, mode="max")
+    fitted = fit(model, loss_on, n, loop, opt, validate=lambda m: validation_accuracy(m, val), progress=progress,
+                 desc=f"train {model.config.arch}", on_epoch=new_epoch)
     history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_accuracy": h["score"], "seconds": h["seconds"]} for h in fitted.history]
     return TrainResult(model, history, fitted.best_epoch, fitted.seconds, train.front_end, train.classes)
 

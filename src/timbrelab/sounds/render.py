@@ -21,8 +21,11 @@ Determinism (FluidSynth): it applies events at 64-sample block boundaries and it
 after start-up differs slightly (~3e-4) from every later one. So a renderer plays one throwaway note
 when it starts, every event time (notes and controls) is rounded to a block boundary, and each render
 ends with all sounds off and a stretch of silence. With the sf2 files (FluidR3_GM, TimGM6mb,
-sf_GMbank) the same request then gives the same samples, bit for bit, whatever was rendered before
-(tested). MuseScore_General (an sf3 with Ogg-compressed samples) keeps some state across renders: a
+sf_GMbank) the same request then gives the same samples, bit for bit, after any single-voice renders
+(tested). After a render with overlapping notes (chords, legato) FluidSynth's voice slots are in
+another state and a later render can differ slightly (measured: up to 6.5e-4 on a phrase peaking at
+0.13 with TimGM6mb, −46 dB; 0 with FluidR3_GM and sf_GMbank; a throwaway 128-note chord at start-up
+did not remove it). MuseScore_General (an sf3 with Ogg-compressed samples) keeps some state across renders: a
 repeat can differ by < 1e-4 (about −60 dB below the note's peak), but the same *sequence* of requests
 on a fresh renderer is bit-identical — which is how data sets are built (``datasets.build``), so a
 rebuilt data set is identical. TiMidity++ runs one fresh process per render: bit-identical always.

@@ -79,7 +79,7 @@ BENCH_QUICK_RUNS = {
     "fx": ["--minutes", "0.1", "--stream-minutes", "0.1", "--repeats", "1"],
     "word2eq": ["--methods", "mean"],
     "word2reverb": ["--quick"],
-    "timbre-cnn": ["--quick", "--models", "dieleman-1x"],
+    "timbre-cnn": ["--quick", "--models", "dieleman-1x", "--seeds", "0", "1"],
     "speed": ["--only", "classify", "--classify-max-s", "10"],
 }
 
@@ -111,6 +111,8 @@ def bench_run(tmp_path_factory):
 
             out_dir = tmp_path_factory.mktemp("bench-" + name)
             argv = ["bench", name, *BENCH_QUICK_RUNS[name], "--out", str(out_dir)]
+            if name == "timbre-cnn":
+                argv += ["--runs", str(out_dir / "runs")]
             out, err = io.StringIO(), io.StringIO()
             with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 mp.setenv("TIMBRELAB_CACHE", str(out_dir / "cache"))

@@ -1,22 +1,30 @@
-"""`timbrelab bench timbre-cnn`: the timbre CNNs of Pons et al. (2017) and their baselines, trained and tested here.
+"""`timbrelab bench timbre-cnn`: the timbre CNNs of Pons et al. (2017) and their baselines, trained on
+the augmented multi-source corpus and tested on a held-out soundfont and on real recordings.
 
-Data (rendered by ``timbrelab.sounds``, split by soundfont — no test sound shares a sample with
-training): training = single notes (pitches jittered, so no class owns an exact pitch grid: a first
-run with grid-aligned train and test notes let the models learn "pitch 60 → saxophone") and short phrases of all 28 instrument classes from FluidR3_GM +
-TimGM6mb, with 15 % of the training clips (by class) held out for early stopping; tests = (1) single
-notes from MuseScore_General (cross-soundfont), (2) mixtures of 2–3 MuseScore phrases (multi-label,
-like IRMAS's predominant-instrument test, threshold 0.2), with test notes off the training pitch grid
-and at another velocity, (3) real recordings from Debian packages
-(top-1). Clip predictions average the window probabilities. Models: single-layer and multi-layer
-(the paper's), small-rectangular (Choi-style 3×3) and Dieleman-style full-height filters at 1× and
-2× the multi-layer's parameters. The model with the best *validation* accuracy is the one shipped;
-test sets are never used to choose. The training data and the shipped architecture are those of the
-recipe ``timbrelab/recipes/timbre-cnn.toml``; the shipped model is made the way every model is:
-``timbrelab train timbre-cnn -o RUN_DIR`` then ``timbrelab ship RUN_DIR``.
+Training data = the recipe's (``timbrelab/recipes/timbre-cnn.toml``, read here so the bench trains
+exactly what ``timbrelab train timbre-cnn`` ships): a corpus rendered from the training sources
+(``sounds.corpus``: FluidR3_GM, TimGM6mb, sf_GMbank, freepats; varied playing; a "no instrument"
+class) and one augmented copy of every clip (``sounds.augment``). Validation = the clips of one
+training source (the recipe's ``validation_source``): a cross-source check that chooses the epoch
+and the architecture. Tests, never used to train, select or stop:
+
+- ``notes`` / ``phrases``: a corpus of the held-out soundfont MuseScore_General (single notes;
+  every other playing style), dry; accuracy and macro-F1 over the taxonomy;
+- ``mixes``: 2–3 MuseScore phrases at once (multi-label, threshold 0.2 as the paper);
+- ``medley`` (97 real solo recordings, Medley-solos-DB) and ``debian`` (25 real instrument samples):
+  top-1 and top-3 over the full taxonomy ("no instrument" counts as a wrong answer) and macro-F1
+  over the set's classes;
+- ``none``: MuseScore drums/effects/noise/silence and 30 real non-instrument sounds — the fraction
+  answered "no instrument".
+
+Every model is trained with ``--seeds`` (default 0 1 2) and reported as mean ± sd; the architecture
+with the best mean validation accuracy is the one the recipe ships. Each finished (model, seed) run
+is saved under ``--runs`` (with a key of everything it depends on), so an interrupted bench resumes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -24,57 +32,65 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_OUT = "reports/timbre_cnn"
+DEFAULT_RUNS = "runs/bench-timbre-cnn"
 PAPER_IRMAS = [("single-layer", 62_000, 0.559, 0.484), ("multi-layer", 743_000, 0.589, 0.516), ("Han et al. (2017)", 1_446_000, 0.602, 0.503)]
 QUICK_INSTRUMENTS = ("violin", "flute", "piano", "trumpet")
+REAL_TESTS = ("medley", "debian")
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "timbre-cnn",
-        help="instrument recognition CNNs (Pons et al. 2017) vs baselines, cross-soundfont",
+        help="instrument recognition CNNs (Pons et al. 2017) vs baselines: held-out soundfont and real recordings",
         description=(
             "Train the single-layer and multi-layer timbre CNNs of Pons et al. (2017) and the small-rectangular "
-            "and Dieleman baselines on notes of the training soundfonts, select by validation accuracy, and "
-            "test on the held-out soundfont's notes and mixtures and on real recordings. The shipped model is "
-            "trained from the recipe (its architecture: this bench's selection) with `timbrelab train timbre-cnn` "
-            "and put into the package with `timbrelab ship RUN_DIR`."
+            "and Dieleman baselines on the recipe's augmented multi-source corpus, several seeds each; choose "
+            "by validation accuracy on a held-out training source; test on the held-out soundfont (notes, phrases, "
+            "mixtures), on real recordings (Medley-solos-DB, Debian samples) and on non-instrument sounds."
         ),
         epilog=(
             "examples:\n"
-            "  timbrelab bench timbre-cnn                          # all six models (~30 min)\n"
-            "  timbrelab bench timbre-cnn --models small-rect-1x --epochs 4\n"
-            "  timbrelab bench timbre-cnn --quick --models dieleman-1x   # check the pipeline (~1 min)\n"
+            "  timbrelab bench timbre-cnn                                   # all six models, seeds 0 1 2\n"
+            "  timbrelab bench timbre-cnn --models small-rect-1x --seeds 0\n"
+            "  timbrelab bench timbre-cnn --quick --models dieleman-1x      # check the pipeline (~2 min)\n"
         ),
     )
     p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_timbre_cnn.json)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the markdown table and PNGs (default {DEFAULT_OUT})")
+    p.add_argument("--runs", default=DEFAULT_RUNS, help=f"folder of finished (model, seed) runs, for resuming (default {DEFAULT_RUNS})")
     p.add_argument("--models", nargs="+", metavar="NAME", help="only these configurations (default: all six)")
-    p.add_argument("--epochs", type=int, default=12, help="maximum epochs (default 12; early stopping, patience 3)")
-    p.add_argument("--quick", action="store_true", help="a tiny run (4 instruments, 1 epoch) to check the pipeline")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="N", help="training seeds (default 0 1 2)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value, e.g. train.max_epochs=4")
+    p.add_argument("--quick", action="store_true", help="a tiny run (4 instruments, small corpus, 1 epoch) to check the pipeline")
     p.set_defaults(func=run)
 
 
-def data_specs(quick: bool = False) -> dict:
-    from timbrelab.sounds.catalogue import SPLITS
-    from timbrelab.sounds.datasets import MixSetSpec, NoteSetSpec, PhraseSetSpec
+def recipe(args) -> dict:
+    from timbrelab.ml.recipes import load_recipe
+
+    overrides = list(args.set)
+    if args.quick:
+        inst = list(QUICK_INSTRUMENTS)
+        overrides += [f"train.data.corpus.instruments={inst}", "train.data.corpus.clips_per_class=6", "train.data.corpus.no_instrument_clips=8",
+                      "train.data.corpus.name='cnn-quick-corpus'", "train.data.augmented.name='cnn-quick-augmented'",
+                      "train.max_epochs=1", "train.epoch_clips=64", "train.validation_clips_per_class=3"]
+    return load_recipe("timbre-cnn", overrides=overrides)
+
+
+def test_specs(quick: bool = False) -> dict:
+    from timbrelab.sounds.corpus import CorpusSpec
+    from timbrelab.sounds.datasets import MixSetSpec
 
     inst = QUICK_INSTRUMENTS if quick else None
-    if quick:
-        return {
-            "train_notes": NoteSetSpec("cnn-quick-train-notes", SPLITS["train"], inst, pitch_step=12, velocities=(90,), duration_s=1.0, release_s=0.3),
-            "train_phrases": PhraseSetSpec("cnn-quick-train-phrases", SPLITS["train"], inst, per_instrument=1, duration_s=3.0),
-            "test_notes": NoteSetSpec("cnn-quick-test-notes", SPLITS["test"], inst, pitch_step=12, velocities=(90,), duration_s=1.0, release_s=0.3),
-            "test_mixes": MixSetSpec("cnn-quick-test-mixes", SPLITS["test"], inst, n_mixes=4, duration_s=3.0),
-        }
-    from timbrelab.ml.recipes import load_recipe
-    from timbrelab.timbre_cnn.train import recipe_specs
-
     return {
-        # the recipe's training sets (pitches jittered: no class owns an exact pitch grid); test pitches off the training grid
-        **recipe_specs(load_recipe("timbre-cnn")["train"]),
-        "test_notes": NoteSetSpec("cnn-test-notes", SPLITS["test"], None, pitch_step=4, velocities=(100,), duration_s=1.5, release_s=0.5, pitch_offset=2),
-        "test_mixes": MixSetSpec("cnn-test-mixes", SPLITS["test"], None, n_mixes=60, duration_s=3.0),
+        "test_corpus": CorpusSpec("cnn-test-corpus" + ("-quick" if quick else ""), None, inst, clips_per_class=3 if quick else 16,
+                                  no_instrument_clips=4 if quick else 48, seed=1, purpose="test"),
+        "test_mixes": MixSetSpec("cnn-test-mixes" + ("-quick" if quick else ""), ("MuseScore_General",), inst, n_mixes=4 if quick else 60, duration_s=3.0),
     }
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def run(args) -> int:
@@ -84,133 +100,244 @@ def run(args) -> int:
     from timbrelab.bench.provenance import report_provenance
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
+    from timbrelab.sounds.corpus import spec_as_dict
     from timbrelab.sounds.datasets import build, spec_dict
-    from timbrelab.sounds.recordings import recordings
+    from timbrelab.sounds.recordings import real_set
     from timbrelab.timbre_cnn import data as TD
-    from timbrelab.timbre_cnn.evaluate import clip_probabilities, score
-    from timbrelab.eval.classification import confusion
-    from timbrelab.plots import confusion_matrix
     from timbrelab.timbre_cnn.models import count_parameters, paper_configs
-    from timbrelab.timbre_cnn.train import TrainConfig, train_model
+    from timbrelab.timbre_cnn.train import corpus_data, train_config_of, train_on_clips
 
-    configs = paper_configs(len(TD.CLASSES))
+    classes = TD.CLASSES_WITH_NONE
+    configs = paper_configs(len(classes))
     names = args.models or list(configs)
     unknown = [n for n in names if n not in configs]
     if unknown:
         raise BadParameterError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(configs)})")
-    if not (1 <= args.epochs <= 200):
-        raise BadParameterError("--epochs must be 1 … 200")
-    out_dir = Path(args.out)
+    if not args.seeds or len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+        raise BadParameterError("--seeds: distinct whole numbers ≥ 0")
+    rec = recipe(args)
+    t_section = rec["train"]
+    out_dir, runs_dir = Path(args.out), Path(args.runs)
     out_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir.mkdir(parents=True, exist_ok=True)
     json_path = Path(args.json) if args.json else out_dir / "bench_timbre_cnn.json"
     t0 = time.perf_counter()
 
-    specs = data_specs(args.quick)
-    built = {k: build(s) for k, s in specs.items()}
-    train_all = TD.concat([TD.from_dataset(built["train_notes"]), TD.from_dataset(built["train_phrases"])])
-    train, val = TD.split_validation(train_all, 0.15, seed=0)
-    tests = {"notes": TD.from_dataset(built["test_notes"]), "mixes": TD.from_dataset(built["test_mixes"])}
-    recs = recordings()
+    d = corpus_data(t_section)
+    fe = d.train.front_end
+    tspecs = test_specs(args.quick)
+    test_corpus = TD.clip_maps(build(tspecs["test_corpus"]), fe, classes)
+    style = np.array([r.get("style") for r in test_corpus.rows])
+    is_none = test_corpus.y == classes.index(TD.NO_INSTRUMENT)
+    tests = {
+        "notes": test_corpus.subset(np.flatnonzero((style == "note") & ~is_none)).windows(),
+        "phrases": test_corpus.subset(np.flatnonzero((style != "note") & ~is_none)).windows(),
+        "mixes": TD.from_dataset(build(tspecs["test_mixes"]), fe, classes=classes),
+    }
+    real = {n: real_set(n) for n in (*REAL_TESTS, "no-instrument")}
     if args.quick:
-        recs = [r for r in recs if r.instrument in QUICK_INSTRUMENTS][:3]
-    if recs:
-        tests["real"] = TD.from_recordings(recs)
-    test_seconds = {"notes": len(built["test_notes"]) * specs["test_notes"].samples / built["test_notes"].sample_rate}
+        real = {n: [r for r in rs if r.instrument in QUICK_INSTRUMENTS + (TD.NO_INSTRUMENT,)][:4] for n, rs in real.items()}
+    for n in REAL_TESTS:
+        if real[n]:
+            tests[n] = TD.from_recordings(real[n], fe, classes=classes)
+    none_parts = [test_corpus.subset(np.flatnonzero(is_none)).windows()]
+    if real["no-instrument"]:
+        none_parts.append(TD.from_recordings(real["no-instrument"], fe, classes=classes))
+    tests["none"] = TD.concat(none_parts)
     data_seconds = time.perf_counter() - t0
-    cfg = TrainConfig(max_epochs=1 if args.quick else args.epochs, patience=3, seed=0)
 
-    results, models = {}, {}
-    for name in tqdm(names, desc="bench timbre-cnn", unit="model"):
-        r = train_model(configs[name], train, val, cfg)
-        m = r.model
-        models[name] = m
-        row = {"config": configs[name].to_dict(), "params": count_parameters(m), "training_seconds": r.seconds, "best_epoch": r.best_epoch,
+    cfg0 = train_config_of(t_section)
+    runs_key = _key(t_section, {k: spec_as_dict(s) if s.kind == "corpus" else spec_dict(s) for k, s in tspecs.items()}, [r.path.name for rs in real.values() for r in rs])
+    runs, kept = {}, {}
+    jobs = [(n, s) for n in names for s in args.seeds]
+    for name, seed in tqdm(jobs, desc="bench timbre-cnn", unit="run"):
+        path = runs_dir / f"{name}-seed{seed}-{runs_key}.json"
+        if path.exists():
+            runs[(name, seed)] = json.loads(path.read_text(encoding="utf-8"))
+            continue
+        cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
+        r = train_on_clips(configs[name], d.train, d.val, cfg)
+        row = {"model": name, "seed": seed, "params": count_parameters(r.model), "training_seconds": r.seconds, "best_epoch": r.best_epoch,
                "epochs_run": len(r.history), "history": r.history, "val_accuracy": max(h["val_accuracy"] for h in r.history)}
-        for tname, w in tests.items():
-            t = time.perf_counter()
-            s, probs = score(m, w, multi_label=(tname == "mixes"))
-            if tname == "notes":
-                row["inference_realtime_factor"] = test_seconds["notes"] / (time.perf_counter() - t)
-            row[tname] = s
-        results[name] = row
-    selected = max(results, key=lambda n: (results[n]["val_accuracy"], -results[n]["params"]))
-    # confusion matrix of the selected model on the cross-soundfont notes
-    probs = clip_probabilities(models[selected], tests["notes"])
-    cm = confusion(tests["notes"].labels, probs.argmax(axis=1), len(TD.CLASSES))
-    confusion_matrix(cm, TD.CLASSES, f"{selected}: cross-soundfont notes (MuseScore_General)", out_dir / "confusion_notes.png")
+        row.update(evaluate(r.model, tests, classes))
+        atomic_write_text(path, json.dumps(row, indent=1, default=float))
+        runs[(name, seed)] = row
+        kept[(name, seed)] = r.model
 
+    models = {n: aggregate([runs[(n, s)] for s in args.seeds]) for n in names}
+    selected = max(models, key=lambda n: (models[n]["val_accuracy"]["mean"], -models[n]["params"]))
     result = {
         "benchmark": "timbre-cnn",
         "provenance": report_provenance("timbre-cnn", args, torch_threads=torch.get_num_threads()),
-        "classes": list(TD.CLASSES),
-        "data": {k: {"spec": spec_dict(s), "clips": len(built[k])} for k, s in specs.items()},
-        "windows": {"train": int(len(train.X)), "validation": int(len(val.X)), **{k: int(len(w.X)) for k, w in tests.items()}},
-        "clips": {"train": train.n_clips, "validation": val.n_clips, **{k: w.n_clips for k, w in tests.items()}},
-        "real_recordings": [{"file": n, "instrument": TD.CLASSES[int(l)]} for n, l in zip(tests["real"].names, tests["real"].labels)] if "real" in tests else [],
-        "train_config": cfg.to_dict(),
-        "models": results,
+        "classes": list(classes),
+        "seeds": list(args.seeds),
+        "data": {**d.specs, **{k: spec_as_dict(s) if s.kind == "corpus" else spec_dict(s) for k, s in tspecs.items()}},
+        "validation_source": d.validation_source,
+        "clips": {"train": d.train.n_clips, "validation": d.val.n_clips, **{k: w.n_clips for k, w in tests.items()}},
+        "real_recordings": {n: [{"file": r.path.name, "instrument": r.instrument} for r in rs] for n, rs in real.items()},
+        "train_config": cfg0.to_dict(),
+        "models": models,
+        "runs": [runs[j] for j in jobs],
         "selected_by_validation": selected,
         "paper_irmas": [{"model": m, "params": p, "micro_f1": a, "macro_f1": b} for m, p, a, b in PAPER_IRMAS],
-        "seconds": {"data": round(data_seconds, 1), "total": round(time.perf_counter() - t0, 1)},
+        "goals": goals(models, selected),
+        "seconds": {"data": round(data_seconds, 1), "total": round(time.perf_counter() - t0, 1),
+                    "training": round(sum(runs[j]["training_seconds"] for j in jobs), 1)},
     }
-    ml, sr = results.get("multi-layer"), [results[n] for n in results if n.startswith("small-rect")]
-    if ml and sr:
-        result["goal"] = {
-            "text": "multi-layer macro-F1 on cross-soundfont notes >= small-rect's, with at most half its parameters",
-            "comparisons": [{"small_rect": n, "small_rect_params": results[n]["params"], "small_rect_macro_f1": results[n]["notes"]["macro_f1"],
-                             "multi_layer_params": ml["params"], "multi_layer_macro_f1": ml["notes"]["macro_f1"],
-                             "param_ratio": ml["params"] / results[n]["params"],
-                             "met": ml["notes"]["macro_f1"] >= results[n]["notes"]["macro_f1"] and ml["params"] <= 0.5 * results[n]["params"]}
-                            for n in results if n.startswith("small-rect")],
-        }
+    # confusion matrices of the selected architecture's seed-0 (or first) run on the real sets
+    seed = args.seeds[0]
+    model = kept.get((selected, seed))
+    if model is None:
+        cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
+        model = train_on_clips(configs[selected], d.train, d.val, cfg).model
+    confusions(model, {n: tests[n] for n in REAL_TESTS if n in tests}, classes, selected, seed, out_dir)
     md = markdown_table(result)
-    _plot(result, out_dir)
+    plot(result, out_dir)
     atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
     atomic_write_text(out_dir / "bench_timbre_cnn.md", md)
     print(md)
-    print(f"wrote {json_path}, {out_dir / 'bench_timbre_cnn.md'}, {out_dir / 'bench_timbre_cnn.png'}, {out_dir / 'confusion_notes.png'}")
+    print(f"wrote {json_path}, {out_dir / 'bench_timbre_cnn.md'} and the PNGs in {out_dir}")
     return 0
 
 
-def markdown_table(r: dict) -> str:
-    def f(x):
-        return f"{x:.3f}"
+def evaluate(model, tests: dict, classes) -> dict:
+    """Every test set's scores for one trained model."""
+    from timbrelab.eval.classification import multi_label_scores, prf_scores, one_hot
+    from timbrelab.timbre_cnn.data import NO_INSTRUMENT
+    from timbrelab.timbre_cnn.evaluate import clip_probabilities
 
-    lines = ["| model | params | val acc | notes acc | notes macro-F1 | mixes micro-F1 | mixes macro-F1 | real top-1 | train s | epochs | inference × real time |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    none = list(classes).index(NO_INSTRUMENT)
+    out = {}
+    for name, w in tests.items():
+        t = time.perf_counter()
+        probs = clip_probabilities(model, w)
+        seconds = time.perf_counter() - t
+        if name == "mixes":
+            keep = [i for i in range(len(classes)) if i != none]
+            out[name] = multi_label_scores(probs[:, keep], w.Y[:, keep])
+        elif name == "none":
+            out[name] = {"no_instrument_rate": float((probs.argmax(axis=1) == none).mean()), "clips": int(w.n_clips)}
+        else:
+            labels = w.labels
+            pred = probs.argmax(axis=1)
+            top3 = np.argsort(-probs, axis=1)[:, :3]
+            out[name] = {"accuracy": float((pred == labels).mean()), "top3": float(np.mean([l in t3 for l, t3 in zip(labels, top3)])),
+                         "no_instrument_rate": float((pred == none).mean()),
+                         **prf_scores(one_hot(labels, len(classes)), one_hot(pred, len(classes)))}
+            if name == "notes":
+                out[name]["windows_per_second"] = float(len(w.X) / max(seconds, 1e-9))
+    return out
+
+
+METRICS = {"notes": ("accuracy", "macro_f1"), "phrases": ("accuracy", "macro_f1"), "mixes": ("micro_f1", "macro_f1"),
+           "medley": ("accuracy", "top3", "macro_f1"), "debian": ("accuracy", "top3", "macro_f1"), "none": ("no_instrument_rate",)}
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """Mean and sample sd (ddof=1; 0 for one seed) of every metric over the seeds' runs."""
+
+    def ms(values):
+        v = np.asarray(values, float)
+        return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "values": [float(x) for x in v]}
+
+    out = {"params": rows[0]["params"], "seeds": [r["seed"] for r in rows], "val_accuracy": ms([r["val_accuracy"] for r in rows]),
+           "training_seconds": ms([r["training_seconds"] for r in rows]), "epochs_run": ms([r["epochs_run"] for r in rows])}
+    for t, keys in METRICS.items():
+        if t in rows[0]:
+            out[t] = {k: ms([r[t][k] for r in rows]) for k in keys}
+    if "notes" in rows[0]:
+        out["inference_windows_per_second"] = ms([r["notes"]["windows_per_second"] for r in rows])
+    return out
+
+
+def goals(models: dict, selected: str) -> dict:
+    s = models[selected]
+    g = {"selected": selected}
+    for t in REAL_TESTS:
+        if t in s:
+            g[f"{t}_top1"] = {"target": 0.6, "mean": s[t]["accuracy"]["mean"], "met": s[t]["accuracy"]["mean"] >= 0.6}
+    if "notes" in s:
+        g["notes_macro_f1"] = {"target": 0.85, "mean": s["notes"]["macro_f1"]["mean"], "met": s["notes"]["macro_f1"]["mean"] >= 0.85}
+    ml = models.get("multi-layer")
+    comps = []
+    for n in models:
+        if n.startswith("small-rect") and ml and "notes" in ml:
+            a, b = ml["notes"]["macro_f1"]["mean"], models[n]["notes"]["macro_f1"]["mean"]
+            comps.append({"small_rect": n, "multi_layer_macro_f1": a, "small_rect_macro_f1": b, "param_ratio": ml["params"] / models[n]["params"],
+                          "met": a >= b and ml["params"] <= 0.5 * models[n]["params"]})
+    g["seed_claim"] = {"text": "multi-layer macro-F1 on cross-soundfont notes >= small-rect's, with at most half its parameters", "comparisons": comps}
+    return g
+
+
+def confusions(model, tests: dict, classes, name: str, seed: int, out_dir: Path) -> None:
+    from timbrelab.eval.classification import confusion
+    from timbrelab.plots import confusion_matrix
+    from timbrelab.timbre_cnn.evaluate import clip_probabilities
+
+    for t, w in tests.items():
+        pred = clip_probabilities(model, w).argmax(axis=1)
+        used = sorted(set(w.labels.tolist()) | set(pred.tolist()))
+        remap = {c: i for i, c in enumerate(used)}
+        cm = confusion(np.array([remap[x] for x in w.labels]), np.array([remap[x] for x in pred]), len(used))
+        confusion_matrix(cm, [classes[c] for c in used], f"{name} (seed {seed}): {t} real recordings", out_dir / f"confusion_{t}.png")
+
+
+def _pm(m: dict) -> str:
+    return f"{m['mean']:.3f} ± {m['sd']:.3f}"
+
+
+def markdown_table(r: dict) -> str:
+    lines = [f"Mean ± sd over seeds {', '.join(map(str, r['seeds']))}. Real sets: top-1 / top-3 over all {len(r['classes'])} answers "
+             "(\"no instrument\" counts as wrong), macro-F1 over the set's classes.", "",
+             "| model | params | val acc | notes acc | notes macro-F1 | phrases acc | mixes micro-F1 | mixes macro-F1 | Medley top-1 | Medley top-3 | Medley macro-F1 | Debian top-1 | Debian top-3 | no-instrument rate | train s | epochs |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n, m in r["models"].items():
         mark = " **(selected)**" if n == r["selected_by_validation"] else ""
-        real = f(m["real"]["accuracy"]) if "real" in m else "–"
-        lines.append(f"| {n}{mark} | {m['params']:,} | {f(m['val_accuracy'])} | {f(m['notes']['accuracy'])} | {f(m['notes']['macro_f1'])} | {f(m['mixes']['micro_f1'])} | {f(m['mixes']['macro_f1'])} | {real} | {m['training_seconds']:.0f} | {m['best_epoch']}/{m['epochs_run']} | {m['inference_realtime_factor']:.0f} |")
+
+        def g(t, k):
+            return _pm(m[t][k]) if t in m else "–"
+
+        lines.append(f"| {n}{mark} | {m['params']:,} | {_pm(m['val_accuracy'])} | {g('notes', 'accuracy')} | {g('notes', 'macro_f1')} | {g('phrases', 'accuracy')} | "
+                     f"{g('mixes', 'micro_f1')} | {g('mixes', 'macro_f1')} | {g('medley', 'accuracy')} | {g('medley', 'top3')} | {g('medley', 'macro_f1')} | "
+                     f"{g('debian', 'accuracy')} | {g('debian', 'top3')} | {g('none', 'no_instrument_rate')} | {m['training_seconds']['mean']:.0f} | {m['epochs_run']['mean']:.1f} |")
     lines += ["", "Paper (IRMAS, 11 classes, predominant-instrument test) — **different data**, for orientation only:", "",
               "| model | params | micro F1 | macro F1 |", "|---|---|---|---|"]
     lines += [f"| {p['model']} | {p['params'] / 1000:.0f}k | {p['micro_f1']:.3f} | {p['macro_f1']:.3f} |" for p in r["paper_irmas"]]
     c = r["clips"]
-    lines += ["", f"Data: {len(r['classes'])} classes; training {c['train']} clips ({r['windows']['train']} windows) + validation {c['validation']} clips from FluidR3_GM + TimGM6mb; "
-              f"tests: {c['notes']} MuseScore_General notes, {c['mixes']} mixtures of 2–3 MuseScore phrases (threshold 0.2), {c.get('real', 0)} real recordings. "
-              f"Total run time {r['seconds']['total'] / 60:.1f} min."]
-    if "goal" in r:
-        for g in r["goal"]["comparisons"]:
-            lines.append(f"Goal vs {g['small_rect']}: multi-layer macro-F1 {g['multi_layer_macro_f1']:.3f} vs {g['small_rect_macro_f1']:.3f}, parameters ×{g['param_ratio']:.2f} — {'met' if g['met'] else 'not met'}.")
+    lines += ["", f"Data: {len(r['classes'])} answers (28 instruments + no instrument); training {c['train']} augmented clips from the training sources "
+              f"but {r['validation_source']}; validation {c['validation']} clips of {r['validation_source']}; tests (never trained, selected or stopped on): "
+              f"{c.get('notes', 0)} MuseScore_General notes, {c.get('phrases', 0)} phrases, {c.get('mixes', 0)} mixtures (threshold 0.2), "
+              f"{c.get('medley', 0)} Medley-solos-DB clips, {c.get('debian', 0)} Debian samples, {c.get('none', 0)} non-instrument sounds. "
+              f"Total run time {r['seconds']['total'] / 60:.1f} min ({r['seconds']['training'] / 60:.1f} min of training)."]
+    g = r["goals"]
+    for k in ("medley_top1", "debian_top1", "notes_macro_f1"):
+        if k in g:
+            lines.append(f"Goal {k.replace('_', ' ')} ≥ {g[k]['target']}: {g[k]['mean']:.3f} — {'met' if g[k]['met'] else 'not met'}.")
+    for c in g["seed_claim"]["comparisons"]:
+        lines.append(f"Seed claim vs {c['small_rect']}: multi-layer notes macro-F1 {c['multi_layer_macro_f1']:.3f} vs {c['small_rect_macro_f1']:.3f}, "
+                     f"parameters ×{c['param_ratio']:.2f} — {'met' if c['met'] else 'not met'}.")
     from timbrelab.bench.provenance import markdown_footer
 
     lines += ["", markdown_footer(r["provenance"])]
     return "\n".join(lines) + "\n"
 
 
-def _plot(r: dict, out_dir: Path) -> None:
+def plot(r: dict, out_dir: Path) -> None:
     from timbrelab import plots
 
     names = list(r["models"])
-    sets = [("notes", "macro_f1", "cross-soundfont notes macro-F1"), ("mixes", "macro_f1", "mixtures macro-F1"), ("real", "accuracy", "real recordings top-1")]
-    fig = plots.figure(figsize=(13, 3.2))
-    axes = fig.subplots(1, 3, sharey=True)
+    sets = [("notes", "macro_f1", "held-out soundfont notes macro-F1"), ("medley", "accuracy", "Medley-solos-DB top-1"),
+            ("debian", "accuracy", "Debian recordings top-1"), ("none", "no_instrument_rate", "non-instrument sounds → 'no instrument'")]
+    fig = plots.figure(figsize=(15, 3.4))
+    axes = fig.subplots(1, len(sets), sharey=True)
     for ax, (t, k, title) in zip(axes, sets):
-        vals = [r["models"][n][t][k] if t in r["models"][n] else 0 for n in names]
+        means = [r["models"][n][t][k]["mean"] if t in r["models"][n] else 0 for n in names]
+        sds = [r["models"][n][t][k]["sd"] if t in r["models"][n] else 0 for n in names]
         colors = ["#a50f15" if n == r["selected_by_validation"] else "#3182bd" for n in names]
-        ax.barh(names, vals, color=colors)
+        ax.barh(names, means, xerr=sds, color=colors)
         for i, n in enumerate(names):
-            ax.text(vals[i] + 0.01, i, f"{vals[i]:.2f} ({r['models'][n]['params'] / 1000:.0f}k)", va="center", fontsize=7)
+            ax.text(means[i] + sds[i] + 0.01, i, f"{means[i]:.2f}", va="center", fontsize=7)
         ax.set(xlim=(0, 1.15), title=title)
-    fig.suptitle("timbre CNNs (red: selected by validation accuracy)", fontsize=10)
+        ax.title.set_fontsize(9)
+    fig.suptitle(f"timbre CNNs, mean ± sd over {len(r['seeds'])} seeds (red: selected by validation accuracy)", fontsize=10)
     plots.save(fig, out_dir / "bench_timbre_cnn.png", dpi=110)

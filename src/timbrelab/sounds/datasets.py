@@ -189,6 +189,17 @@ def spec_from_dict(d: dict):
     the class, lists become tuples. A ``renderer`` entry must match this renderer's settings."""
     d = dict(d)
     kind = d.pop("kind", None)
+    if kind in ("corpus", "augmented"):
+        from timbrelab.sounds import corpus
+
+        cls = corpus.CorpusSpec if kind == "corpus" else corpus.AugmentedSpec
+        d.pop("corpus_version", None)
+        d.pop("renderer", None)
+        known = {f for f, v in cls.__dataclass_fields__.items() if v.init}
+        unknown = set(d) - known
+        if unknown:
+            raise BadParameterError(f"{kind} spec: unknown settings {sorted(unknown)} (known: {sorted(known)})")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
     if kind not in SPEC_KINDS:
         raise BadParameterError(f"a data set spec needs kind = one of {', '.join(SPEC_KINDS)}, got {kind!r}")
     renderer = d.pop("renderer", None)
@@ -248,7 +259,12 @@ def _render_item(spec, row, renderers) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def build(spec, progress: bool | None = None, force: bool = False, root: Path | None = None) -> Dataset:
-    """Render ``spec`` (or open the cached, hash-verified build). Deterministic: the same spec gives identical files."""
+    """Render ``spec`` (or open the cached, hash-verified build). Deterministic: the same spec gives identical files.
+    A corpus or augmented set (``sounds.corpus``) is built in resumable shards and read lazily."""
+    if spec.kind in ("corpus", "augmented"):
+        from timbrelab.sounds import corpus
+
+        return corpus.build(spec, progress, root)
     entry = Cache(NAMESPACE, root).get(spec_dict(spec), spec.name, lambda folder: _render(spec, folder, progress), force=force)
     return Dataset(entry)
 

@@ -14,6 +14,11 @@ Two sets, never used for training, model selection or early stopping:
     (``MEDLEY_CLASSES``: female singer → voice, distorted electric guitar → electric guitar, tenor
     saxophone → saxophone).
 
+``no-instrument``
+    30 real sounds that are none of the instruments (drum loops, cymbals, vinyl noise, crowds,
+    effects) from the same Debian packages (``sounds/data/no_instrument_recordings.json``): the test
+    of the "no instrument" answer.
+
 ``real_set(name)`` gives a set's :class:`Recording` list; ``recordings()`` is the Debian set (kept
 for its callers).
 """
@@ -33,7 +38,7 @@ MEDLEY_CLASSES = {
     "clarinet": "clarinet", "distorted electric guitar": "electric guitar", "female singer": "voice", "flute": "flute",
     "piano": "piano", "tenor saxophone": "saxophone", "trumpet": "trumpet", "violin": "violin",
 }
-REAL_SETS = ("debian", "medley")
+REAL_SETS = ("debian", "medley", "no-instrument")
 
 
 @dataclass(frozen=True)
@@ -49,9 +54,9 @@ def _data_dir() -> Path:
     return Path(str(resources.files("timbrelab.sounds").joinpath("data")))
 
 
-def recordings(only_present: bool = True) -> list[Recording]:
+def recordings(only_present: bool = True, listing: str = "real_recordings.json") -> list[Recording]:
     """The Debian set (only the files installed on this machine unless ``only_present`` is False)."""
-    raw = json.loads((_data_dir() / "real_recordings.json").read_text(encoding="utf-8"))
+    raw = json.loads((_data_dir() / listing).read_text(encoding="utf-8"))
     out = [Recording(Path(r["path"]), r["package"], r["instrument"], r["note"], r["licence"]) for r in raw["recordings"]]
     return [r for r in out if r.path.is_file()] if only_present else out
 
@@ -70,6 +75,8 @@ def real_set(name: str) -> list[Recording]:
         return recordings()
     if name == "medley":
         return medley()
+    if name == "no-instrument":
+        return recordings(listing="no_instrument_recordings.json")
     raise BadParameterError(f"unknown real set '{name}' (known: {', '.join(REAL_SETS)})")
 
 

@@ -143,7 +143,8 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
 
 
 def recipe_specs(train_section: dict) -> dict:
-    """The data set specs of a recipe's ``[train.data.NAME]`` tables: ``{NAME: spec}``."""
+    """The data set specs of a recipe's ``[train.data.NAME]`` tables: ``{NAME: spec}`` (the corpus
+    first, then the augmented set made from it when the recipe has ``[train.augment]``)."""
     from timbrelab.sounds.datasets import spec_from_dict
 
     data = train_section.get("data") or {}
@@ -154,33 +155,92 @@ def recipe_specs(train_section: dict) -> dict:
     return {name: spec_from_dict(d) for name, d in data.items()}
 
 
+@dataclass
+class CorpusData:
+    """What training on the corpus needs: training clip maps, validation windows, and what they are."""
+
+    train: object  # data.ClipMaps
+    val: Windows
+    specs: dict
+    seconds: float
+    validation_source: str
+
+
+def corpus_data(train_section: dict, progress: bool | None = None) -> CorpusData:
+    """Build (or reuse) a recipe's corpus and its augmented copies, and split them by source: the
+    clips of ``validation_source`` (a training source, never the test soundfont) are the validation
+    set — at most ``validation_clips_per_class`` per class, so validation stays cheap — and every
+    other source's clips are the training set. Silent clips are left out.
+
+    The recipe's ``[train.data]`` has one ``kind = "corpus"`` table and one ``kind = "augmented"``
+    table whose ``base`` is that corpus (filled in here when left out)."""
+    from timbrelab.errors import BadParameterError
+    from timbrelab.sounds.datasets import build, spec_dict, spec_from_dict
+    from timbrelab.timbre_cnn import data as TD
+
+    t0 = time.perf_counter()
+    data = train_section.get("data") or {}
+    corpus = [k for k, d in data.items() if d.get("kind") == "corpus"]
+    augmented = [k for k, d in data.items() if d.get("kind") == "augmented"]
+    if len(corpus) != 1 or len(augmented) != 1:
+        raise BadParameterError("a timbre-CNN recipe needs one [train.data.X] table of kind 'corpus' and one of kind 'augmented'")
+    base = spec_from_dict(data[corpus[0]])
+    aug_d = dict(data[augmented[0]])
+    aug_d.setdefault("base", _spec_json(base))
+    aug = spec_from_dict(aug_d)
+    if spec_from_dict(aug.base) != base:
+        raise BadParameterError("the augmented set must be made from the recipe's corpus")
+    ds = build(aug, progress=progress)
+    front_end = TD.FrontEndConfig.from_dict(train_section.get("front_end", {}))
+    maps = TD.clip_maps(ds, front_end, TD.CLASSES_WITH_NONE, progress)
+    vsrc = train_section.get("validation_source", "TimGM6mb")
+    if vsrc not in base.source_names:
+        raise BadParameterError(f"validation_source '{vsrc}' is not one of the corpus's sources ({', '.join(base.source_names)})")
+    per_class = int(train_section.get("validation_clips_per_class", 20))
+    is_val = np.array([r["source"] == vsrc for r in maps.rows])
+    rng = np.random.default_rng(int(train_section.get("validation_seed", 0)))
+    val_idx = []
+    for c in range(len(maps.classes)):
+        idx = np.flatnonzero(is_val & (maps.y == c))
+        val_idx += sorted(rng.permutation(idx)[:per_class].tolist())
+    train = maps.subset(np.flatnonzero(~is_val))
+    val = maps.subset(np.array(sorted(val_idx), int)).windows()
+    specs = {corpus[0]: base, augmented[0]: aug}
+    return CorpusData(train, val, {k: spec_dict(v) if v.kind not in ("corpus", "augmented") else _spec_json(v) for k, v in specs.items()},
+                      round(time.perf_counter() - t0, 1), vsrc)
+
+
+def _spec_json(spec) -> dict:
+    from timbrelab.sounds.corpus import spec_as_dict
+
+    return spec_as_dict(spec)
+
+
+def train_config_of(train_section: dict) -> TrainConfig:
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    return TrainConfig(**{k: train_section[k] for k in known if k in train_section})
+
+
 def train_recipe(recipe: dict, progress: bool | None = None):
     """``timbrelab train timbre-cnn``: see the module docstring and ``recipes/timbre-cnn.toml``."""
     from timbrelab.errors import BadParameterError
     from timbrelab.ml.recipes import Trained
-    from timbrelab.sounds.datasets import build, spec_dict
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.models import count_parameters, paper_configs
 
     t = recipe.get("train", {})
-    configs = paper_configs(len(TD.CLASSES))
+    configs = paper_configs(len(TD.CLASSES_WITH_NONE))
     arch = t.get("architecture")
     if arch not in configs:
         raise BadParameterError(f"[train] architecture must be one of {', '.join(configs)}, got {arch!r}")
-    front_end = TD.FrontEndConfig.from_dict(t.get("front_end", {}))
-    known = {f for f in TrainConfig.__dataclass_fields__}
-    cfg = TrainConfig(**{k: t[k] for k in known if k in t})
-    t0 = time.perf_counter()
-    specs = recipe_specs(t)
-    parts = [TD.from_dataset(build(s, progress=progress), front_end, progress) for s in specs.values()]
-    train, val = TD.split_validation(TD.concat(parts), t.get("validation_fraction", 0.15), seed=t.get("validation_seed", 0))
-    data_seconds = time.perf_counter() - t0
-    r = train_model(configs[arch], train, val, cfg, progress)
+    cfg = train_config_of(t)
+    d = corpus_data(t, progress)
+    r = train_on_clips(configs[arch], d.train, d.val, cfg, progress)
     clf = r.classifier({"architecture": arch})
     metrics = {
         "params": count_parameters(r.model), "val_accuracy": max(h["val_accuracy"] for h in r.history), "best_epoch": r.best_epoch,
-        "epochs_run": len(r.history), "training_seconds": r.seconds, "data_seconds": round(data_seconds, 1), "history": r.history,
-        "clips": {"train": train.n_clips, "validation": val.n_clips}, "windows": {"train": int(len(train.X)), "validation": int(len(val.X))},
-        "train_config": cfg.to_dict(), "data": {k: spec_dict(s) for k, s in specs.items()},
+        "epochs_run": len(r.history), "training_seconds": r.seconds, "data_seconds": d.seconds, "history": r.history,
+        "clips": {"train": d.train.n_clips, "validation": d.val.n_clips}, "validation_source": d.validation_source,
+        "train_config": cfg.to_dict(), "data": d.specs,
     }
     return Trained(clf.to_checkpoint(), metrics)

@@ -1,0 +1,92 @@
+"""``timbrelab.sounds.corpus``: the multi-source, many-style training corpus with a "no instrument"
+class, built in resumable shards; and its augmented copies."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import needs_synth
+from timbrelab.errors import BadParameterError
+from timbrelab.sounds import corpus as C
+from timbrelab.sounds.catalogue import has_program
+
+SMALL = dict(instruments=("marimba", "violin"), clips_per_class=4, no_instrument_clips=4, duration_s=1.0, sample_rate=16000)
+
+
+def test_rows_respect_sources_styles_and_programs():
+    rows = C.CorpusSpec("t", ("FluidR3_GM", "freepats"), **SMALL).items()
+    by = {}
+    for r in rows:
+        by.setdefault((r["source"], r["instrument"]), []).append(r)
+    assert ("freepats", "marimba") not in by  # freepats has no marimba: never stood in by another sound
+    assert not has_program("freepats", 12)
+    assert len(by[("FluidR3_GM", "violin")]) == 4 and len(by[("freepats", "violin")]) == 4
+    assert len({r["style"] for r in by[("FluidR3_GM", "violin")]}) > 1  # styles cycle
+    none = by[("FluidR3_GM", C.NO_INSTRUMENT)]
+    assert [r["style"] for r in none] == list(C.NO_INSTRUMENT_KINDS)
+    assert len({r["seed"] for r in rows}) == len(rows)
+
+
+def test_training_corpus_refuses_the_test_soundfont_and_test_corpus_only_takes_it():
+    with pytest.raises(BadParameterError):
+        C.CorpusSpec("t", ("MuseScore_General",), **SMALL).items()
+    with pytest.raises(BadParameterError):
+        C.CorpusSpec("t", ("FluidR3_GM",), purpose="test", **SMALL).items()
+    assert {r["source"] for r in C.CorpusSpec("t", None, purpose="test", **SMALL).items()} == {"MuseScore_General"}
+    with pytest.raises(BadParameterError):
+        C.CorpusSpec("t", ("nosuch",), **SMALL).items()
+    with pytest.raises(BadParameterError):
+        C.CorpusSpec("t", purpose="both")
+
+
+@needs_synth
+def test_build_is_sharded_identical_on_rebuild_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setattr(C, "SHARD_ITEMS", 5)
+    spec = C.CorpusSpec("t", ("TimGM6mb", "freepats"), **SMALL)
+    n = len(spec.items())
+    calls = []
+    real = C._CorpusRenderer.__call__
+
+    def counting(self, index, row):
+        calls.append(index)
+        if interrupt["at"] is not None and index == interrupt["at"]:
+            raise KeyboardInterrupt
+        return real(self, index, row)
+
+    interrupt = {"at": 7}
+    monkeypatch.setattr(C._CorpusRenderer, "__call__", counting)
+    with pytest.raises(KeyboardInterrupt):
+        C.build(spec, progress=False, root=tmp_path)
+    assert calls == list(range(8))
+    calls.clear()
+    interrupt["at"] = None
+    ds = C.build(spec, progress=False, root=tmp_path)
+    assert calls == list(range(5, n))  # the first shard was kept
+    assert len(ds) == n and ds.audio.counts == [5] * (n // 5) + ([n % 5] if n % 5 else [])
+    assert ds.clip(0).shape == (1, 16000) and ds.clip(0).dtype == np.float32
+    levels = [float(np.abs(ds.clip(i)).max()) for i in range(n)]
+    for r, peak in zip(ds.rows, levels):
+        if r["instrument"] != C.NO_INSTRUMENT or r["style"] in ("drums", "effect"):
+            assert peak > 1e-3, r  # every rendered clip sounds
+    other = C.build(spec, progress=False, root=tmp_path / "again")
+    assert all(np.array_equal(ds.clip(i), other.clip(i)) for i in range(n))
+    assert json.loads((ds.folder / "manifest.json").read_text())["items"] == n
+
+
+@needs_synth
+def test_augmented_copies_say_what_was_applied(tmp_path):
+    from timbrelab.sounds.augment import AugmentConfig
+
+    base = C.CorpusSpec("t", ("TimGM6mb",), **{**SMALL, "no_instrument_clips": 2})
+    from timbrelab.sounds.datasets import spec_from_dict
+
+    aug = C.AugmentedSpec("a", C.spec_as_dict(base), AugmentConfig().to_dict(), copies=2, seed=3)
+    assert spec_from_dict(C.spec_as_dict(aug)) == aug
+    ds = C.build(aug, progress=False, root=tmp_path)
+    dry = C.build(base, progress=False, root=tmp_path)
+    assert len(ds) == 2 * len(dry)
+    assert [r["instrument"] for r in ds.rows] == [r["instrument"] for r in dry.rows for _ in range(2)]
+    assert all("augment" in r for r in ds.rows)
+    assert not np.array_equal(ds.clip(0), ds.clip(1))  # two different copies
+    assert np.abs(ds.clip(0)).max() <= 1.0

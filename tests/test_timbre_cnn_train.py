@@ -101,22 +101,26 @@ def test_training_is_bit_identical_to_the_recorded_loop():
 
 
 def test_the_shipped_recipe_names_the_bench_choice_and_its_training_sets():
-    from timbrelab.bench.timbre_cnn import data_specs
+    from timbrelab.bench.timbre_cnn import recipe
     from timbrelab.ml.recipes import load_recipe
+    from timbrelab.sounds.catalogue import SPLITS
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.models import paper_configs
-    from timbrelab.timbre_cnn.train import TrainConfig, recipe_specs
+    from timbrelab.timbre_cnn.train import recipe_specs, train_config_of
 
     r = load_recipe("timbre-cnn")
     assert r == load_recipe("timbre_cnn") and r["model"]["name"] == "timbre_cnn"
     t = r["train"]
-    assert t["architecture"] == "small-rect-1x" and t["architecture"] in paper_configs(len(TD.CLASSES))
+    assert t["architecture"] in paper_configs(len(TD.CLASSES_WITH_NONE))
     assert TD.FrontEndConfig.from_dict(t["front_end"]) == TD.FrontEndConfig()
-    assert TrainConfig(**{k: t[k] for k in TrainConfig.__dataclass_fields__ if k in t}) == TrainConfig(max_epochs=12, patience=3, seed=0)
+    assert train_config_of(t).seed == 0 and train_config_of(t).patience >= 1
     specs = recipe_specs(t)
-    bench = data_specs()
-    assert set(specs) == {"train_notes", "train_phrases"} and all(bench[k] == v for k, v in specs.items())  # one source
-    assert specs["train_notes"].pitch_jitter == 3 and specs["train_notes"].soundfonts == ("FluidR3_GM", "TimGM6mb")
+    assert {s.kind for s in specs.values()} == {"corpus", "augmented"}
+    corpus = specs["corpus"]
+    assert corpus.purpose == "train" and corpus.source_names == SPLITS["train"] and "MuseScore_General" not in corpus.source_names
+    assert t["validation_source"] in corpus.source_names
+    args = type("A", (), {"set": [], "quick": False})()
+    assert recipe(args) == r  # the bench trains exactly what the recipe ships
 
 
 TINY_RECIPE = """
@@ -125,22 +129,26 @@ name = "timbre_cnn"
 loader = "timbrelab.timbre_cnn.classify:TimbreClassifier"
 trainer = "timbrelab.timbre_cnn.train:train_recipe"
 [data]
-description = "two instruments, a few notes"
+description = "two instruments, a few clips"
 [train]
 architecture = "dieleman-1x"
 max_epochs = 1
-validation_fraction = 0.3
+validation_source = "TimGM6mb"
+validation_clips_per_class = 2
 [train.front_end.logmel]
 log_offset = 1e-4
-[train.data.notes]
-kind = "notes"
-name = "tiny-notes"
-soundfonts = ["TimGM6mb"]
+[train.data.corpus]
+kind = "corpus"
+name = "tiny-corpus"
+sources = ["TimGM6mb", "FluidR3_GM"]
 instruments = ["violin", "flute"]
-pitch_step = 12
-velocities = [90]
-duration_s = 1.0
-release_s = 0.2
+clips_per_class = 3
+no_instrument_clips = 2
+duration_s = 3.0
+[train.data.augmented]
+kind = "augmented"
+name = "tiny-augmented"
+[train.data.augmented.augment]
 """
 
 
@@ -154,7 +162,7 @@ def test_timbrelab_train_writes_a_run_the_registry_loads(cli, tmp_path, monkeypa
     assert run["name"] == "timbre_cnn" and run["loader"] == "timbrelab.timbre_cnn.classify:TimbreClassifier"
     m = run["metrics"]
     assert m["epochs_run"] == 1 and 0 <= m["val_accuracy"] <= 1 and m["clips"]["validation"] >= 2 and m["params"] > 0
-    assert m["data"]["notes"]["name"] == "tiny-notes"
+    assert m["data"]["corpus"]["name"] == "tiny-corpus" and m["validation_source"] == "TimGM6mb"
     from timbrelab.models import load_path
 
     clf = load_path(tmp_path / "run" / "timbre_cnn.safetensors")

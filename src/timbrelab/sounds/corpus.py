@@ -233,7 +233,7 @@ def build(spec, progress: bool | None = None, root: Path | None = None) -> Shard
 
     cache = Cache(NAMESPACE, root)
     d = spec_as_dict(spec)
-    entry = cache.get(d, spec.name, lambda folder: _build(spec, folder, progress), resumable=True)
+    entry = cache.get(d, spec.name, lambda folder: _build(spec, folder, progress, root), resumable=True)
     return ShardedDataset(entry)
 
 
@@ -250,14 +250,14 @@ def _save_atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def _build(spec, folder: Path, progress: bool | None) -> dict:
+def _build(spec, folder: Path, progress: bool | None, root: Path | None = None) -> dict:
     from tqdm import tqdm
 
     if spec.kind == "corpus":
         rows, n_samples, sr = spec.items(), spec.samples, spec.sample_rate
         make = _CorpusRenderer(spec)
     else:
-        base = build(spec.base_spec(), progress)
+        base = build(spec.base_spec(), progress, root)
         rows = [{"base": i, "copy": c} for i in range(len(base)) for c in range(spec.copies)]
         n_samples, sr = spec.samples, base.sample_rate
         make = _Augmenter(spec, base)

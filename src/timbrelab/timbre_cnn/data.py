@@ -147,6 +147,35 @@ def from_recordings(recs, config: FrontEndConfig | None = None, progress: bool |
                       desc="recordings", classes=classes)
 
 
+class RowView:
+    """Rows ``index`` of an array (e.g. a memory map) without copying: ``view[i]``, ``view[i, ...]``, ``shape``, ``len``."""
+
+    def __init__(self, base, index):
+        if isinstance(base, RowView):
+            base, index = base.base, base.index[np.asarray(index, int)]
+        self.base, self.index = base, np.asarray(index, int)
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self.index), *self.base.shape[1:])
+
+    @property
+    def dtype(self):
+        return self.base.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.base.ndim
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            return self.base[(int(self.index[key[0]]),) + key[1:]]
+        return self.base[int(self.index[key])]
+
+
 @dataclass
 class ClipMaps:
     """Whole-clip log-mel maps of a fixed-length data set, for random-crop training (``data.adapters.CropDataset``).
@@ -165,8 +194,9 @@ class ClipMaps:
         return len(self.y)
 
     def subset(self, clips) -> "ClipMaps":
+        """These clips (indices); the maps are not copied (a memory-mapped corpus stays on disk)."""
         clips = np.asarray(clips, int)
-        return ClipMaps(self.X[clips], self.y[clips], [self.rows[i] for i in clips], self.classes, self.front_end)
+        return ClipMaps(RowView(self.X, clips), self.y[clips], [self.rows[i] for i in clips], self.classes, self.front_end)
 
     def windows(self) -> Windows:
         """Every window of every clip (the evaluation view: clip probability = mean over its windows)."""
@@ -181,21 +211,68 @@ class ClipMaps:
         return Windows(np.concatenate(xs).astype(np.float32), np.concatenate(owner), Y, [_row_name(r) for r in self.rows], self.classes, fe)
 
 
-def clip_maps(ds, config: FrontEndConfig | None = None, classes: tuple = CLASSES_WITH_NONE, progress: bool | None = None) -> ClipMaps:
-    """Log-mel maps of every (non-silent) clip of a fixed-length data set, as float16."""
-    from tqdm import tqdm
+FEATURES_NAMESPACE = "features"
 
+
+def clip_maps(ds, config: FrontEndConfig | None = None, classes: tuple = CLASSES_WITH_NONE, progress: bool | None = None) -> ClipMaps:
+    """Log-mel maps of every (non-silent) clip of a fixed-length data set, as float16.
+
+    A data set from the cache (it has a manifest key) has its maps cached too, in the ``features``
+    namespace keyed by (data set, front end, classes): computed once, then memory-mapped, so a corpus
+    larger than memory streams from disk during training."""
     config = config or FrontEndConfig()
+    key = (getattr(ds, "manifest", None) or {}).get("key")
+    if key is None:
+        return _compute_clip_maps(ds, config, classes, progress)
+    import json
+
+    from timbrelab.data.cache import Cache
+
+    spec = {"dataset": key, "front_end": config.to_dict(), "classes": list(classes), "format": 1}
+    entry = Cache(FEATURES_NAMESPACE).get(spec, ds.folder.name, lambda folder: _write_clip_maps(ds, config, classes, progress, folder))
+    X = np.load(entry.path("X.npy"), mmap_mode="r")
+    y = np.load(entry.path("y.npy"))
+    keep = json.loads(entry.path("keep.json").read_text(encoding="utf-8"))
+    return ClipMaps(X, y, [ds.rows[i] for i in keep], tuple(classes), config)
+
+
+def _kept_and_labels(ds, classes):
     keep = [i for i, r in enumerate(ds.rows) if not r.get("silent")]
     index = {c: k for k, c in enumerate(classes)}
+    labels = ds.labels()
+    unknown = sorted({labels[i][0] for i in keep} - set(index))
+    if unknown:
+        raise BadParameterError(f"labels {unknown} are not among the classes")
+    return keep, np.array([index[labels[i][0]] for i in keep], np.int64)
+
+
+def _fill(ds, config, keep, progress, X_or_factory):
+    from tqdm import tqdm
+
     first = log_mel(ds.clip(keep[0]), ds.sample_rate, config.logmel)
-    X = np.zeros((len(keep), first.shape[0], first.shape[1]), np.float16)
+    X = X_or_factory(first.shape) if callable(X_or_factory) else X_or_factory
     for j, i in enumerate(tqdm(keep, desc=f"log-mel {ds.folder.name}", unit="clip", disable=(progress is False) or None, leave=False)):
         m = first if j == 0 else log_mel(ds.clip(i), ds.sample_rate, config.logmel)
         X[j] = m[:, : X.shape[2]]
-    labels = ds.labels()
-    y = np.array([index[labels[i][0]] for i in keep], np.int64)
+    return X
+
+
+def _compute_clip_maps(ds, config, classes, progress) -> ClipMaps:
+    keep, y = _kept_and_labels(ds, classes)
+    X = _fill(ds, config, keep, progress, lambda shape: np.zeros((len(keep), *shape), np.float16))
     return ClipMaps(X, y, [ds.rows[i] for i in keep], tuple(classes), config)
+
+
+def _write_clip_maps(ds, config, classes, progress, folder) -> dict:
+    import json
+
+    keep, y = _kept_and_labels(ds, classes)
+    X = _fill(ds, config, keep, progress, lambda shape: np.lib.format.open_memmap(folder / "X.npy", "w+", np.float16, (len(keep), *shape)))
+    X.flush()
+    del X
+    np.save(folder / "y.npy", y)
+    (folder / "keep.json").write_text(json.dumps(keep), encoding="utf-8")
+    return {"clips": len(keep)}
 
 
 def split_validation(w: Windows, fraction: float = 0.15, seed: int = 0) -> tuple[Windows, Windows]:

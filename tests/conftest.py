@@ -80,6 +80,7 @@ BENCH_QUICK_RUNS = {
     "word2eq": ["--methods", "mean"],
     "word2reverb": ["--quick"],
     "timbre-cnn": ["--quick", "--models", "dieleman-1x", "--seeds", "0", "1"],
+    "timbre-cnn-ablation": ["--quick", "--model", "dieleman-1x", "--seeds", "0", "1", "--variants", "all", "no-augmentation", "no-noise", "no-freepats"],
     "speed": ["--only", "classify", "--classify-max-s", "10"],
 }
 
@@ -111,7 +112,7 @@ def bench_run(tmp_path_factory):
 
             out_dir = tmp_path_factory.mktemp("bench-" + name)
             argv = ["bench", name, *BENCH_QUICK_RUNS[name], "--out", str(out_dir)]
-            if name == "timbre-cnn":
+            if name.startswith("timbre-cnn"):
                 argv += ["--runs", str(out_dir / "runs")]
             out, err = io.StringIO(), io.StringIO()
             with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

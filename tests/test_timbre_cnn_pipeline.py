@@ -174,3 +174,23 @@ def test_cli_classify_with_the_shipped_model(cli, tmp_path):
     assert code == 0 and abs(sum(json.loads(out)[str(tmp_path / "p.wav")]["probabilities"].values()) - 1) < 1e-3
     code, out, err = cli("classify", tmp_path / "missing.wav")
     assert code != 0 and err.count("\n") == 1
+
+
+def test_ablation_quick_reports_each_variant_against_all(bench_run):
+    run = bench_run("timbre-cnn-ablation")
+    assert run.code == 0, run.err
+    v = run.report["variants"]
+    assert list(v) == ["all", "no-augmentation", "no-noise", "no-freepats"]
+    assert v["no-freepats"]["train_clips"] < v["all"]["train_clips"] == v["no-noise"]["train_clips"]
+    for row in v.values():
+        assert len(row["medley_accuracy"]["values"]) == 2 and 0 <= row["debian_accuracy"]["mean"] <= 1
+    assert "Δ Medley" in run.out and (run.out_dir / "bench_timbre_cnn_ablation.png").exists()
+    r = json.loads((run.out_dir / "bench_timbre_cnn_ablation.json").read_text())
+    assert r["provenance"]["recipe"]  # the recipe it ablates is recorded
+
+
+def test_ablation_refuses_unknown_variants(cli, tmp_path):
+    code, out, err = cli("bench", "timbre-cnn-ablation", "--variants", "no-sparkle", "--out", tmp_path, "--runs", tmp_path / "r")
+    assert code != 0 and "no-sparkle" in err and err.count("\n") == 1
+    code, out, err = cli("bench", "timbre-cnn-ablation", "--variants", "no-TimGM6mb", "--out", tmp_path, "--runs", tmp_path / "r")
+    assert code != 0 and "no-TimGM6mb" in err  # the validation source cannot be left out

@@ -29,6 +29,7 @@ BENCH_MODULES = [
     "timbrelab.bench.word2eq",
     "timbrelab.bench.word2reverb",
     "timbrelab.bench.timbre_cnn",
+    "timbrelab.bench.timbre_cnn_ablation",
     "timbrelab.bench.speed",
 ]
 

@@ -101,10 +101,9 @@ def run(args) -> int:
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
     from timbrelab.sounds.corpus import spec_as_dict
-    from timbrelab.sounds.datasets import build, spec_dict
-    from timbrelab.sounds.recordings import real_set
+    from timbrelab.sounds.datasets import spec_dict
     from timbrelab.timbre_cnn import data as TD
-    from timbrelab.timbre_cnn.models import count_parameters, paper_configs
+    from timbrelab.timbre_cnn.models import paper_configs
     from timbrelab.timbre_cnn.train import corpus_data, train_config_of, train_on_clips
 
     classes = TD.CLASSES_WITH_NONE
@@ -124,26 +123,8 @@ def run(args) -> int:
     t0 = time.perf_counter()
 
     d = corpus_data(t_section)
-    fe = d.train.front_end
     tspecs = test_specs(args.quick)
-    test_corpus = TD.clip_maps(build(tspecs["test_corpus"]), fe, classes)
-    style = np.array([r.get("style") for r in test_corpus.rows])
-    is_none = test_corpus.y == classes.index(TD.NO_INSTRUMENT)
-    tests = {
-        "notes": test_corpus.subset(np.flatnonzero((style == "note") & ~is_none)).windows(),
-        "phrases": test_corpus.subset(np.flatnonzero((style != "note") & ~is_none)).windows(),
-        "mixes": TD.from_dataset(build(tspecs["test_mixes"]), fe, classes=classes),
-    }
-    real = {n: real_set(n) for n in (*REAL_TESTS, "no-instrument")}
-    if args.quick:
-        real = {n: [r for r in rs if r.instrument in QUICK_INSTRUMENTS + (TD.NO_INSTRUMENT,)][:4] for n, rs in real.items()}
-    for n in REAL_TESTS:
-        if real[n]:
-            tests[n] = TD.from_recordings(real[n], fe, classes=classes)
-    none_parts = [test_corpus.subset(np.flatnonzero(is_none)).windows()]
-    if real["no-instrument"]:
-        none_parts.append(TD.from_recordings(real["no-instrument"], fe, classes=classes))
-    tests["none"] = TD.concat(none_parts)
+    tests, real = build_tests(d.train.front_end, tspecs, args.quick)
     data_seconds = time.perf_counter() - t0
 
     cfg0 = train_config_of(t_section)
@@ -155,14 +136,11 @@ def run(args) -> int:
         if path.exists():
             runs[(name, seed)] = json.loads(path.read_text(encoding="utf-8"))
             continue
-        cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
-        r = train_on_clips(configs[name], d.train, d.val, cfg)
-        row = {"model": name, "seed": seed, "params": count_parameters(r.model), "training_seconds": r.seconds, "best_epoch": r.best_epoch,
-               "epochs_run": len(r.history), "history": r.history, "val_accuracy": max(h["val_accuracy"] for h in r.history)}
-        row.update(evaluate(r.model, tests, classes))
+        row, model = train_and_score(configs[name], d, tests, cfg0, seed)
+        row = {"model": name, **row}
         atomic_write_text(path, json.dumps(row, indent=1, default=float))
         runs[(name, seed)] = row
-        kept[(name, seed)] = r.model
+        kept[(name, seed)] = model
 
     models = {n: aggregate([runs[(n, s)] for s in args.seeds]) for n in names}
     selected = max(models, key=lambda n: (models[n]["val_accuracy"]["mean"], -models[n]["params"]))
@@ -198,6 +176,48 @@ def run(args) -> int:
     print(md)
     print(f"wrote {json_path}, {out_dir / 'bench_timbre_cnn.md'} and the PNGs in {out_dir}")
     return 0
+
+
+def build_tests(front_end, tspecs: dict, quick: bool = False) -> tuple[dict, dict]:
+    """The test sets as windows (``notes``, ``phrases``, ``mixes``, ``medley``, ``debian``, ``none``) and the real recordings behind them."""
+    from timbrelab.sounds.datasets import build
+    from timbrelab.sounds.recordings import real_set
+    from timbrelab.timbre_cnn import data as TD
+
+    classes = TD.CLASSES_WITH_NONE
+    test_corpus = TD.clip_maps(build(tspecs["test_corpus"]), front_end, classes)
+    style = np.array([r.get("style") for r in test_corpus.rows])
+    is_none = test_corpus.y == classes.index(TD.NO_INSTRUMENT)
+    tests = {
+        "notes": test_corpus.subset(np.flatnonzero((style == "note") & ~is_none)).windows(),
+        "phrases": test_corpus.subset(np.flatnonzero((style != "note") & ~is_none)).windows(),
+        "mixes": TD.from_dataset(build(tspecs["test_mixes"]), front_end, classes=classes),
+    }
+    real = {n: real_set(n) for n in (*REAL_TESTS, "no-instrument")}
+    if quick:
+        real = {n: [r for r in rs if r.instrument in QUICK_INSTRUMENTS + (TD.NO_INSTRUMENT,)][:4] for n, rs in real.items()}
+    for n in REAL_TESTS:
+        if real[n]:
+            tests[n] = TD.from_recordings(real[n], front_end, classes=classes)
+    none_parts = [test_corpus.subset(np.flatnonzero(is_none)).windows()]
+    if real["no-instrument"]:
+        none_parts.append(TD.from_recordings(real["no-instrument"], front_end, classes=classes))
+    tests["none"] = TD.concat(none_parts)
+    return tests, real
+
+
+def train_and_score(model_config, d, tests: dict, cfg0, seed: int) -> tuple[dict, object]:
+    """Train one model on the corpus data ``d`` with ``seed`` and score it on every test set: (row, model)."""
+    from timbrelab.timbre_cnn import data as TD
+    from timbrelab.timbre_cnn.models import count_parameters
+    from timbrelab.timbre_cnn.train import train_on_clips
+
+    cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
+    r = train_on_clips(model_config, d.train, d.val, cfg)
+    row = {"seed": seed, "params": count_parameters(r.model), "training_seconds": r.seconds, "best_epoch": r.best_epoch,
+           "epochs_run": len(r.history), "history": r.history, "val_accuracy": max(h["val_accuracy"] for h in r.history)}
+    row.update(evaluate(r.model, tests, TD.CLASSES_WITH_NONE))
+    return row, r.model
 
 
 def evaluate(model, tests: dict, classes) -> dict:

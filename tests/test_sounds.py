@@ -140,3 +140,19 @@ def test_cli_render(cli, tmp_path):
     assert code == 0 and (tmp_path / "v.wav").exists(), err
     code, out, err = cli("render", "kazoo", "-o", tmp_path / "k.wav")
     assert code != 0 and err.count("\n") == 1 and not (tmp_path / "k.wav").exists()
+
+
+@needs_synth
+def test_cli_render_styles_and_sources(cli, tmp_path):
+    from timbrelab.audio import read_audio
+
+    code, out, err = cli("render", "cello", "--style", "vibrato", "--soundfont", "freepats", "-o", tmp_path / "c.wav", "--sample-rate", "22050")
+    assert code == 0, err
+    audio, sr = read_audio(tmp_path / "c.wav")
+    assert sr == 22050 and abs(audio.shape[1] / sr - 3.0) < 0.6 and np.abs(audio).max() > 1e-3
+    code, out, err = cli("render", "marimba", "--soundfont", "freepats", "-o", tmp_path / "m.wav")
+    assert code != 0 and "freepats has no marimba" in err and not (tmp_path / "m.wav").exists()
+    code, out, err = cli("render", "violin", "--style", "chords", "-o", tmp_path / "v.wav")
+    assert code != 0 and "does not play 'chords'" in err
+    code, out, err = cli("render", "--list")
+    assert "freepats (train)" in out and "MuseScore_General (test)" in out and "arpeggio" in out

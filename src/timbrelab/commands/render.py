@@ -7,6 +7,7 @@ EXAMPLES = """\
 examples:
   timbrelab render violin -o violin.wav --pitch 69          # A4 on the test soundfont
   timbrelab render sax --phrase --seed 3 -o sax.flac        # a short, random but musical phrase
+  timbrelab render cello --style vibrato --soundfont freepats -o cello.wav   # a playing style of the training corpus
   timbrelab render --list                                   # the instrument classes and soundfonts
 """
 
@@ -28,7 +29,8 @@ def register(sub) -> None:
     )
     p.add_argument("instrument", nargs="?", help="instrument class, e.g. violin, 'electric guitar', sax (see --list)")
     p.add_argument("-o", "--output", help="output audio file (WAV, FLAC, OGG, AIFF, MP3)")
-    p.add_argument("--soundfont", default="MuseScore_General", help="FluidR3_GM, MuseScore_General (default; the test soundfont) or TimGM6mb")
+    p.add_argument("--soundfont", default="MuseScore_General", help="a sound source: FluidR3_GM, TimGM6mb, sf_GMbank, freepats (TiMidity++) or MuseScore_General (default; the test soundfont) — see --list")
+    p.add_argument("--style", help="a playing style of the training corpus (sounds.playing): note, swell, vibrato, staccato, legato, phrase, chords, arpeggio; seeded by --seed, lasting --duration (default 3 s)")
     p.add_argument("--pitch", type=int, help="MIDI note (default: the middle of the instrument's range)")
     p.add_argument("--velocity", type=int, default=100, help="MIDI velocity 1…127 (default 100)")
     p.add_argument("--duration", type=float, default=1.5, help="seconds held (notes) or phrase length (default 1.5; phrases 4)")
@@ -51,7 +53,10 @@ def run(args) -> int:
         print(f"{'instrument':18} {'family':9} {'GM programs':14} {'range':9} IRMAS")
         for i in INSTRUMENTS:
             print(f"{i.name:18} {i.family:9} {','.join(str(p) for p in i.programs):14} {i.low}-{i.high:<6} {'yes' if i.irmas else ''}")
-        print("soundfonts: " + ", ".join(f"{n} ({catalogue.split_of(n)})" + ("" if n in catalogue.available() else " [not installed]") for n in catalogue.SOUNDFONTS))
+        print("sources: " + ", ".join(f"{n} ({catalogue.split_of(n)})" + ("" if n in catalogue.available() else " [not installed]") for n in catalogue.SOURCES))
+        from timbrelab.sounds.playing import STYLES
+
+        print("styles: " + ", ".join(STYLES))
         return 0
     if not args.instrument or not args.output:
         raise BadParameterError("give an instrument and -o OUTPUT (or --list)")
@@ -73,19 +78,35 @@ def run(args) -> int:
         raise BadParameterError(f"sample rate {args.sample_rate} Hz is out of FluidSynth's range (8000 … 96000)")
     container_for(args.output)
     check_output_file(args.output, "output")
+    if args.style is not None:
+        from timbrelab.sounds.playing import STYLES, make_performance, styles_for
+
+        if args.style not in STYLES:
+            raise BadParameterError(f"unknown style '{args.style}' (known: {', '.join(STYLES)})")
+        if args.style not in styles_for(inst):
+            raise BadParameterError(f"{inst.name} does not play '{args.style}' (its styles: {', '.join(styles_for(inst))})")
+        if args.phrase or args.pitch is not None:
+            raise BadParameterError("--style chooses its own notes: leave out --phrase and --pitch")
     if args.phrase and args.pitch is not None:
         raise BadParameterError("--pitch is for single notes; a phrase chooses its own notes in the instrument's range (use --seed)")
     if not args.phrase and not (inst.low <= pitch <= inst.high):
         side = "below" if pitch < inst.low else "above"
         print(f"timbrelab: warning: pitch {pitch} is {side} {inst.name}'s playable range {inst.low}–{inst.high}; rendering it anyway", file=sys.stderr)
     with Renderer(args.soundfont, args.sample_rate) as r:
-        if args.phrase:
+        program = next((p for p in inst.programs if catalogue.has_program(args.soundfont, p)), None)
+        if program is None:
+            raise BadParameterError(f"{args.soundfont} has no {inst.name} (GM programs {', '.join(map(str, inst.programs))})")
+        if args.style is not None:
+            perf = make_performance(inst, args.style, args.seed, args.duration if args.duration != 1.5 else 3.0)
+            audio = r.render(program, perf)
+            what = f"{args.style} ({len(perf.notes)} notes, seed {args.seed})"
+        elif args.phrase:
             notes = make_phrase(inst, args.seed, args.duration if args.duration != 1.5 else 4.0)
-            audio = r.render_events(inst.programs[0], notes)
+            audio = r.render_events(program, notes)
             what = f"{len(notes)}-note phrase (seed {args.seed})"
         else:
-            audio = r.render_note(inst.programs[0], pitch, args.velocity, args.duration)
+            audio = r.render_note(program, pitch, args.velocity, args.duration)
             what = f"note {pitch} velocity {args.velocity}"
     write_audio(args.output, audio, args.sample_rate)
-    print(f"wrote {args.output}: {inst.name} (GM program {inst.programs[0]}), {what}, soundfont {args.soundfont}, {audio.shape[1] / args.sample_rate:.2f} s")
+    print(f"wrote {args.output}: {inst.name} (GM program {program}), {what}, source {args.soundfont}, {audio.shape[1] / args.sample_rate:.2f} s")
     return 0

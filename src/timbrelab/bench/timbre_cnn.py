@@ -112,8 +112,7 @@ def run(args) -> int:
     unknown = [n for n in names if n not in configs]
     if unknown:
         raise BadParameterError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(configs)})")
-    if not args.seeds or len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
-        raise BadParameterError("--seeds: distinct whole numbers ≥ 0")
+    check_seeds(args.seeds)
     rec = recipe(args)
     t_section = rec["train"]
     out_dir, runs_dir = Path(args.out), Path(args.runs)
@@ -272,12 +271,22 @@ METRICS = {"notes": ("accuracy", "macro_f1"), "notes_unshared": ("accuracy", "ma
            "medley": ("accuracy", "top3", "macro_f1"), "debian": ("accuracy", "top3", "macro_f1"), "none": ("no_instrument_rate",)}
 
 
+def mean_sd(values) -> dict:
+    """``{"mean", "sd" (sample, ddof=1; 0 for one value), "values"}`` of the seeds' figures."""
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "values": [float(x) for x in v]}
+
+
+def check_seeds(seeds) -> None:
+    from timbrelab.errors import BadParameterError
+
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise BadParameterError("--seeds: distinct whole numbers ≥ 0")
+
+
 def aggregate(rows: list[dict]) -> dict:
     """Mean and sample sd (ddof=1; 0 for one seed) of every metric over the seeds' runs."""
-
-    def ms(values):
-        v = np.asarray(values, float)
-        return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "values": [float(x) for x in v]}
+    ms = mean_sd
 
     out = {"params": rows[0]["params"], "seeds": [r["seed"] for r in rows], "val_accuracy": ms([r["val_accuracy"] for r in rows]),
            "training_seconds": ms([r["training_seconds"] for r in rows]), "epochs_run": ms([r["epochs_run"] for r in rows])}

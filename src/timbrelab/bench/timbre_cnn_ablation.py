@@ -23,8 +23,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 DEFAULT_OUT = "reports/timbre_cnn"
 DEFAULT_RUNS = "runs/bench-timbre-cnn-ablation"
 
@@ -99,7 +97,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from timbrelab.bench.provenance import markdown_footer, report_provenance
-    from timbrelab.bench.timbre_cnn import _key, build_tests, recipe, test_specs, train_and_score
+    from timbrelab.bench.timbre_cnn import _key, build_tests, check_seeds, recipe, test_specs, train_and_score
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
     from timbrelab.timbre_cnn import data as TD
@@ -114,8 +112,7 @@ def run(args) -> int:
         raise BadParameterError(f"unknown model '{model}' (known: {', '.join(configs)})")
     if not (1 <= args.clips_per_class <= 10_000):
         raise BadParameterError("--clips-per-class must be 1 … 10,000")
-    if not args.seeds or len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
-        raise BadParameterError("--seeds: distinct whole numbers ≥ 0")
+    check_seeds(args.seeds)
     names = args.variants or variants(t_section)
     clips = 3 if args.quick else args.clips_per_class
     sections = {v: variant_section(t_section, v, clips) for v in names}  # refuses unknown variants before any work
@@ -158,9 +155,7 @@ def run(args) -> int:
 
 
 def summarise(runs: list[dict], d) -> dict:
-    def ms(values):
-        v = np.asarray(values, float)
-        return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "values": [float(x) for x in v]}
+    from timbrelab.bench.timbre_cnn import mean_sd as ms
 
     out = {"train_clips": d.train.n_clips, "val_accuracy": ms([r["val_accuracy"] for r in runs])}
     for t, k in (("medley", "accuracy"), ("debian", "accuracy"), ("notes", "macro_f1"), ("none", "no_instrument_rate")):

@@ -27,7 +27,7 @@ from timbrelab.data.cache import Cache, Entry
 from timbrelab.data.cache import spec_key as _key
 from timbrelab.errors import BadParameterError
 from timbrelab.sounds.catalogue import SOUNDFONTS, SPLITS
-from timbrelab.sounds.render import DEFAULT_GAIN, NoteEvent, Renderer
+from timbrelab.sounds.render import DEFAULT_GAIN, Renderer
 from timbrelab.sounds.taxonomy import INSTRUMENTS, instrument
 
 FORMAT_VERSION = 1

@@ -90,3 +90,15 @@ def test_augmented_copies_say_what_was_applied(tmp_path):
     assert all("augment" in r for r in ds.rows)
     assert not np.array_equal(ds.clip(0), ds.clip(1))  # two different copies
     assert np.abs(ds.clip(0)).max() <= 1.0
+
+
+def test_every_real_test_recording_decodes():
+    from timbrelab.audio import read_audio
+    from timbrelab.sounds.recordings import REAL_SETS, real_set
+
+    for name in REAL_SETS:
+        recs = real_set(name)
+        assert recs, name
+        for r in recs:
+            audio, sr = read_audio(r.path)
+            assert audio.shape[1] > 0.1 * sr, r.path

@@ -15,7 +15,7 @@ Two sets, never used for training, model selection or early stopping:
     saxophone → saxophone).
 
 ``no-instrument``
-    30 real sounds that are none of the instruments (drum loops, cymbals, vinyl noise, crowds,
+    29 real sounds that are none of the instruments (drum loops, cymbals, vinyl noise, crowds,
     effects) from the same Debian packages (``sounds/data/no_instrument_recordings.json``): the test
     of the "no instrument" answer.
 

@@ -54,3 +54,21 @@ def test_cli_prints_no_instrument(cli, tmp_path, monkeypatch):
     assert code == 0 and NO_INSTRUMENT_NOTE in out
     code, out, err = cli("classify", str(path), "--json")
     assert code == 0 and json.loads(out)[str(path)]["top"] == []
+
+
+def test_pooling_weighs_windows_by_instrument_evidence():
+    from timbrelab.timbre_cnn.evaluate import pool_windows
+
+    classes = TD.CLASSES_WITH_NONE
+    none, violin = classes.index(TD.NO_INSTRUMENT), classes.index("violin")
+    playing = np.full(len(classes), 0.01 / (len(classes) - 2))
+    playing[violin], playing[none] = 0.9, 0.09
+    silent = np.full(len(classes), 0.02 / (len(classes) - 1))
+    silent[none] = 0.98
+    clip = pool_windows(np.stack([playing, silent]), classes)
+    assert abs(clip.sum() - 1) < 1e-9 and clip.argmax() == violin and clip[violin] > 0.8  # a plain mean: none 0.535 > violin 0.45
+    assert np.stack([playing, silent]).mean(axis=0).argmax() == none
+    assert pool_windows(np.stack([silent, silent]), classes).argmax() == none  # every window silent: no instrument
+    plain = classes[:-1]  # a model without the class: the paper's mean
+    p = np.random.default_rng(0).dirichlet(np.ones(len(plain)), size=3)
+    assert np.allclose(pool_windows(p, plain), p.mean(axis=0))

@@ -6,7 +6,8 @@ checkpoint format (``to_checkpoint`` / ``from_checkpoint``, :mod:`timbrelab.ml.c
 how the registry builds the shipped model (``timbrelab.models.load("timbre_cnn")``).
 
 The audio is cut into log-mel windows (128 frames, 2.7 s at the paper's 12 kHz / hop 256); the clip's
-instrument probabilities are the mean of the windows' softmax outputs (as in the paper), and for a
+instrument probabilities pool the windows' softmax outputs (``evaluate.pool_windows``: the paper's
+mean, each window weighed by its instrument evidence when the model knows "no instrument"), and for a
 file longer than one window the result also has a timeline: the top instrument of every window.
 
 ``classify_file`` streams: blocks of ``BLOCK_WINDOWS`` windows' worth of audio are decoded, turned
@@ -169,8 +170,9 @@ class Classification:
 
 def _summarise(probs: np.ndarray, starts_s: list, window_s: float, duration_s: float, classes, top: int) -> Classification:
     from timbrelab.timbre_cnn.data import NO_INSTRUMENT
+    from timbrelab.timbre_cnn.evaluate import pool_windows
 
-    clip = probs.mean(axis=0)
+    clip = pool_windows(probs, classes)
     none = list(classes).index(NO_INSTRUMENT) if NO_INSTRUMENT in classes else None
     if none is not None and int(clip.argmax()) == none:
         order = []

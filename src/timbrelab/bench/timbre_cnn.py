@@ -113,6 +113,7 @@ def run(args) -> int:
     if unknown:
         raise BadParameterError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(configs)})")
     check_seeds(args.seeds)
+    prov = report_provenance("timbre-cnn", args, torch_threads=torch.get_num_threads())  # at the start: the code that runs
     rec = recipe(args)
     t_section = rec["train"]
     out_dir, runs_dir = Path(args.out), Path(args.runs)
@@ -145,7 +146,7 @@ def run(args) -> int:
     selected = max(models, key=lambda n: (models[n]["val_accuracy"]["mean"], -models[n]["params"]))
     result = {
         "benchmark": "timbre-cnn",
-        "provenance": report_provenance("timbre-cnn", args, torch_threads=torch.get_num_threads()),
+        "provenance": prov,
         "classes": list(classes),
         "seeds": list(args.seeds),
         "data": {**d.specs, **{k: spec_as_dict(s) if s.kind == "corpus" else spec_dict(s) for k, s in tspecs.items()}},

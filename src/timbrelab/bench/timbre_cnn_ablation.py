@@ -104,6 +104,7 @@ def run(args) -> int:
     from timbrelab.timbre_cnn.models import paper_configs
     from timbrelab.timbre_cnn.train import corpus_data, train_config_of
 
+    prov = report_provenance("timbre-cnn-ablation", args, torch_threads=torch.get_num_threads())  # at the start: the code that runs
     rec = recipe(args)
     t_section = rec["train"]
     configs = paper_configs(len(TD.CLASSES_WITH_NONE))
@@ -140,7 +141,7 @@ def run(args) -> int:
         rows[v] = summarise(runs, d)
     result = {
         "benchmark": "timbre-cnn-ablation",
-        "provenance": report_provenance("timbre-cnn-ablation", args, torch_threads=torch.get_num_threads()),
+        "provenance": prov,
         "model": model, "seeds": list(args.seeds), "clips_per_class": clips, "variants": rows,
         "seconds": {"total": round(time.perf_counter() - t0, 1)},
     }

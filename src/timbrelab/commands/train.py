@@ -79,8 +79,11 @@ def run_train(args) -> int:
         existing = existing.parent
     check_writable_dir(existing, "run")
     command = "timbrelab " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else f"timbrelab train {name}"
+    from timbrelab.provenance import provenance
+
+    prov = provenance(command)  # read before training: the git state of the code that trains
     trained = loader(recipe["model"]["trainer"])(recipe, progress=False if args.quiet else None)
-    write_run(out, name, trained.checkpoint, recipe["model"]["loader"], recipe, trained.metrics, recipe["data"]["description"], command)
+    write_run(out, name, trained.checkpoint, recipe["model"]["loader"], recipe, trained.metrics, recipe["data"]["description"], command, prov)
     print(f"wrote {out}/{name}.safetensors and {out}/run.json")
     print(json.dumps(trained.metrics, indent=1, default=str))
     print(f"ship it with: timbrelab ship {out}")

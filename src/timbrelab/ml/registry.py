@@ -86,8 +86,10 @@ def load(name: str):
     return loader(e["loader"]).from_checkpoint(load_checkpoint(checkpoint_path(name)))
 
 
-def write_run(run_dir, name: str, checkpoint, loader_spec: str, recipe: dict, metrics: dict, data: str, command: str) -> Path:
-    """Write a training run's checkpoint and run.json into ``run_dir`` (created if missing)."""
+def write_run(run_dir, name: str, checkpoint, loader_spec: str, recipe: dict, metrics: dict, data: str, command: str,
+              prov: dict | None = None) -> Path:
+    """Write a training run's checkpoint and run.json into ``run_dir`` (created if missing). ``prov``:
+    ``provenance.provenance(command)`` read when training started (default: now)."""
     from timbrelab.io_utils import atomic_write_text
     from timbrelab.ml.checkpoint import save_checkpoint
     from timbrelab.provenance import provenance
@@ -97,7 +99,7 @@ def write_run(run_dir, name: str, checkpoint, loader_spec: str, recipe: dict, me
     ckpt_name = f"{name}.safetensors"
     save_checkpoint(run_dir / ckpt_name, checkpoint)
     run = {"name": name, "checkpoint": ckpt_name, "loader": loader_spec, "recipe": recipe, "metrics": metrics, "data": data,
-           "training_command": command, "provenance": provenance(command)}
+           "training_command": command, "provenance": prov or provenance(command)}
     atomic_write_text(run_dir / RUN_FILE, json.dumps(run, indent=1, default=str) + "\n")
     return run_dir
 

@@ -40,6 +40,7 @@ def test_training_corpus_refuses_the_test_soundfont_and_test_corpus_only_takes_i
         C.CorpusSpec("t", purpose="both")
 
 
+@pytest.mark.slow
 @needs_synth
 def test_build_is_sharded_identical_on_rebuild_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(C, "SHARD_ITEMS", 5)
@@ -74,6 +75,7 @@ def test_build_is_sharded_identical_on_rebuild_and_resumes(tmp_path, monkeypatch
     assert json.loads((ds.folder / "manifest.json").read_text())["items"] == n
 
 
+@pytest.mark.slow
 @needs_synth
 def test_augmented_copies_say_what_was_applied(tmp_path):
     from timbrelab.sounds.augment import AugmentConfig

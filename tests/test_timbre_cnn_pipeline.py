@@ -176,6 +176,8 @@ def test_cli_classify_with_the_shipped_model(cli, tmp_path):
     assert code != 0 and err.count("\n") == 1
 
 
+@pytest.mark.slow
+@needs_synth
 def test_ablation_quick_reports_each_variant_against_all(bench_run):
     run = bench_run("timbre-cnn-ablation")
     assert run.code == 0, run.err

@@ -72,3 +72,16 @@ def test_pooling_weighs_windows_by_instrument_evidence():
     plain = classes[:-1]  # a model without the class: the paper's mean
     p = np.random.default_rng(0).dirichlet(np.ones(len(plain)), size=3)
     assert np.allclose(pool_windows(p, plain), p.mean(axis=0))
+
+
+def test_the_shipped_model_calls_silence_and_noise_no_instrument():
+    """The issue's cases: silence came out as "marimba 66.5 %"."""
+    from timbrelab.models import load
+
+    clf = load("timbre_cnn")
+    sr = 22050
+    silence = np.zeros((1, 3 * sr), np.float32)
+    noise = (np.random.default_rng(0).standard_normal((1, 3 * sr)) * 0.1).astype(np.float32)
+    for audio in (silence, noise):
+        r = clf.classify(audio, sr, top=3)
+        assert r.no_instrument and r.top == [], r.probabilities

@@ -111,7 +111,7 @@ def test_the_shipped_model_loads_from_the_registry_and_round_trips(tmp_path):
 
     assert "timbre_cnn" in timbrelab.models.available()
     shipped = timbrelab.models.load("timbre_cnn")
-    assert isinstance(shipped, TimbreClassifier) and len(shipped.classes) == 28
+    assert isinstance(shipped, TimbreClassifier) and shipped.classes == TD.CLASSES_WITH_NONE  # 28 instruments + "no instrument" (issue 10)
     assert timbrelab.models.info("timbre_cnn")["loader"] == "timbrelab.timbre_cnn.classify:TimbreClassifier"
     save_checkpoint(tmp_path / "again.safetensors", shipped.to_checkpoint())
     again = TimbreClassifier.from_checkpoint(load_checkpoint(tmp_path / "again.safetensors"))

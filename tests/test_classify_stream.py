@@ -25,6 +25,10 @@ def test_short_files_classify_as_before(tmp_path):
     ref = json.loads((DATA / "classify_reference.json").read_text(encoding="utf-8"))["clips"]
     for name, path in R.classify_clips(tmp_path).items():
         got, want = C.classify_file(path, top=5), ref[name]
+        from timbrelab.audio import read_audio
+
+        whole = C.classify(*read_audio(path), top=5)  # streamed = the whole signal at once
+        assert got.windows == whole.windows and all(got.probabilities[k] == pytest.approx(v, abs=1e-5) for k, v in whole.probabilities.items())
         assert got.windows == want["windows"] and got.duration_s == pytest.approx(want["duration_s"])
         for k, v in want["probabilities"].items():
             assert got.probabilities[k] == pytest.approx(v, abs=1e-5), (name, k)

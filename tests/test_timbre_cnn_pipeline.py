@@ -196,3 +196,20 @@ def test_ablation_refuses_unknown_variants(cli, tmp_path):
     assert code != 0 and "no-sparkle" in err and err.count("\n") == 1
     code, out, err = cli("bench", "timbre-cnn-ablation", "--variants", "no-TimGM6mb", "--out", tmp_path, "--runs", tmp_path / "r")
     assert code != 0 and "no-TimGM6mb" in err  # the validation source cannot be left out
+
+
+@pytest.mark.slow
+@needs_synth
+def test_bench_evaluate_scores_a_checkpoint_without_training(cli, tmp_path, monkeypatch):
+    from timbrelab.ml.checkpoint import save_checkpoint
+    from timbrelab.timbre_cnn.classify import TimbreClassifier
+    from timbrelab.timbre_cnn.models import TimbreCNNConfig, build_model
+
+    monkeypatch.setenv("TIMBRELAB_CACHE", str(tmp_path / "cache"))
+    old = TimbreClassifier(build_model(TimbreCNNConfig("dieleman", len(TD.CLASSES), width=4)), TD.FrontEndConfig(), TD.CLASSES)
+    save_checkpoint(tmp_path / "old.safetensors", old.to_checkpoint())  # a model without "no instrument"
+    code, out, err = cli("bench", "timbre-cnn", "--quick", "--evaluate", tmp_path / "old.safetensors", "--out", tmp_path / "r")
+    assert code == 0, err
+    r = json.loads((tmp_path / "r" / "bench_timbre_cnn_eval.json").read_text())
+    assert r["scores"]["none"]["no_instrument_rate"] == 0.0  # it never answers "no instrument"
+    assert {"accuracy", "top3", "macro_f1"} <= set(r["scores"]["medley"]) and "| medley" in out

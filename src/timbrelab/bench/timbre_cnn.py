@@ -62,6 +62,7 @@ def register(sub) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="N", help="training seeds (default 0 1 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value, e.g. train.max_epochs=4")
     p.add_argument("--quick", action="store_true", help="a tiny run (4 instruments, small corpus, 1 epoch) to check the pipeline")
+    p.add_argument("--evaluate", metavar="CHECKPOINT", help="train nothing: score this timbre-CNN checkpoint ('shipped': the packaged one) on every test set")
     p.set_defaults(func=run)
 
 
@@ -114,6 +115,8 @@ def run(args) -> int:
         raise BadParameterError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(configs)})")
     check_seeds(args.seeds)
     prov = report_provenance("timbre-cnn", args, torch_threads=torch.get_num_threads())  # at the start: the code that runs
+    if args.evaluate:
+        return evaluate_checkpoint(args, prov)
     rec = recipe(args)
     t_section = rec["train"]
     out_dir, runs_dir = Path(args.out), Path(args.runs)
@@ -237,6 +240,66 @@ def train_and_score(model_config, d, tests: dict, cfg0, seed: int) -> tuple[dict
            "epochs_run": len(r.history), "history": r.history, "val_accuracy": max(h["val_accuracy"] for h in r.history)}
     row.update(evaluate(r.model, tests, TD.CLASSES_WITH_NONE))
     return row, r.model
+
+
+class _WithNoInstrument:
+    """A model without the "no instrument" output, seen as one whose p(no instrument) is 0 (an extra
+    logit of −inf), so that it is scored on the same 29-answer tests: its pooling is then the plain mean."""
+
+    def __init__(self, model):
+        self.model, self.config = model, model.config
+
+    def eval(self):
+        self.model.eval()
+        return self
+
+    def __call__(self, x):
+        import torch
+
+        y = self.model(x)
+        return torch.cat([y, torch.full((len(y), 1), float("-inf"))], dim=1)
+
+
+def evaluate_checkpoint(args, prov) -> int:
+    """``--evaluate``: a trained classifier's scores on every test set, no training (``bench_timbre_cnn_eval.json``)."""
+    from timbrelab.errors import BadParameterError
+    from timbrelab.io_utils import atomic_write_text
+    from timbrelab.ml.checkpoint import load_checkpoint
+    from timbrelab.models import checkpoint_path, info
+    from timbrelab.timbre_cnn import data as TD
+    from timbrelab.timbre_cnn.classify import TimbreClassifier
+
+    path = checkpoint_path("timbre_cnn") if args.evaluate == "shipped" else Path(args.evaluate)
+    clf = TimbreClassifier.from_checkpoint(load_checkpoint(path))
+    if clf.classes == TD.CLASSES:
+        model = _WithNoInstrument(clf.model)
+    elif clf.classes == TD.CLASSES_WITH_NONE:
+        model = clf.model
+    else:
+        raise BadParameterError(f"{path}: a timbre CNN over other classes than the taxonomy's")
+    tests, real = build_tests(clf.front_end, test_specs(args.quick), args.quick)
+    scores = evaluate(model, tests, TD.CLASSES_WITH_NONE)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from timbrelab.io_utils import file_sha256
+
+    result = {"benchmark": "timbre-cnn --evaluate", "provenance": prov, "checkpoint": str(args.evaluate), "sha256": file_sha256(path),
+              "manifest": info("timbre_cnn") if args.evaluate == "shipped" else None, "classes": list(clf.classes),
+              "clips": {k: w.n_clips for k, w in tests.items()}, "scores": scores}
+    lines = [f"Scores of `{args.evaluate}` (sha256 {result['sha256'][:12]}, {len(clf.classes)} outputs), no training:", "",
+             "| test | accuracy | top-3 | macro-F1 | micro-F1 | no-instrument rate |", "|---|---|---|---|---|---|"]
+    for t, sc in scores.items():
+        cells = [f"{sc[k]:.3f}" if k in sc else "–" for k in ("accuracy", "top3", "macro_f1", "micro_f1", "no_instrument_rate")]
+        lines.append(f"| {t} ({result['clips'][t]} clips) | " + " | ".join(cells) + " |")
+    from timbrelab.bench.provenance import markdown_footer
+
+    md = "\n".join(lines) + "\n\n" + markdown_footer(prov) + "\n"
+    json_path = Path(args.json) if args.json else out_dir / "bench_timbre_cnn_eval.json"
+    atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
+    atomic_write_text(out_dir / "bench_timbre_cnn_eval.md", md)
+    print(md)
+    print(f"wrote {json_path}, {out_dir / 'bench_timbre_cnn_eval.md'}")
+    return 0
 
 
 def evaluate(model, tests: dict, classes) -> dict:

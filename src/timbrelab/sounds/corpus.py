@@ -381,7 +381,9 @@ class _Augmenter:
         for i, r in enumerate(base.rows):
             if r["instrument"] != NO_INSTRUMENT and not r.get("silent"):
                 by.setdefault(r["source"], []).append(i)
-        self.by_source = {k: np.array(v) for k, v in by.items()}
+        # accompaniment candidates per (source, instrument): the source's other classes, in row order (computed once)
+        self.others = {(src, inst): np.array([j for j in idx if base.rows[j]["instrument"] != inst], int)
+                       for src, idx in by.items() for inst in {r["instrument"] for r in base.rows if r["source"] == src}}
 
     def __call__(self, index: int, row: dict):
         from timbrelab.sounds.augment import augment
@@ -391,8 +393,7 @@ class _Augmenter:
         rng = np.random.default_rng(seed)
         acc = None
         if b["instrument"] != NO_INSTRUMENT:
-            pool = self.by_source.get(b["source"], np.array([], int))
-            pool = pool[[self.base.rows[j]["instrument"] != b["instrument"] for j in pool]] if len(pool) else pool
+            pool = self.others.get((b["source"], b["instrument"]), np.array([], int))
             if len(pool):
                 acc = self.base.clip(int(rng.choice(pool)))
         y, record = augment(self.base.clip(row["base"]), self.base.sample_rate, self.cfg, seed, accompaniment=acc)

@@ -156,6 +156,7 @@ def test_bench_quick_writes_every_metric(bench_run):
     assert (run.out_dir / "confusion_medley.png").exists() and (run.out_dir / "bench_timbre_cnn.png").exists()
     assert "0.559" in run.out and "±" in run.out  # the paper's figures printed beside ours; spreads shown
     assert len(list((run.out_dir / "runs").glob("dieleman-1x-seed*.json"))) == 2  # finished runs kept for resuming
+    assert len(list((run.out_dir / "runs").glob("dieleman-1x-seed*.safetensors"))) == 2  # with their weights
 
 
 @needs_synth

@@ -105,6 +105,8 @@ def run(args) -> int:
     from timbrelab.sounds.datasets import spec_dict
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.models import paper_configs
+    from timbrelab.ml.checkpoint import load_checkpoint, save_checkpoint
+    from timbrelab.timbre_cnn.classify import TimbreClassifier
     from timbrelab.timbre_cnn.train import corpus_data, train_config_of, train_on_clips
 
     classes = TD.CLASSES_WITH_NONE
@@ -141,6 +143,8 @@ def run(args) -> int:
             continue
         row, model = train_and_score(configs[name], d, tests, cfg0, seed)
         row = {"model": name, **row}
+        # the weights beside the scores (written first): a resumed bench draws its confusion matrices without retraining
+        save_checkpoint(path.with_suffix(".safetensors"), TimbreClassifier(model, d.train.front_end, classes).to_checkpoint())
         atomic_write_text(path, json.dumps(row, indent=1, default=float))
         runs[(name, seed)] = row
         kept[(name, seed)] = model
@@ -169,7 +173,10 @@ def run(args) -> int:
     # confusion matrices of the selected architecture's seed-0 (or first) run on the real sets
     seed = args.seeds[0]
     model = kept.get((selected, seed))
-    if model is None:
+    saved = runs_dir / f"{selected}-seed{seed}-{runs_key}.safetensors"
+    if model is None and saved.exists():
+        model = TimbreClassifier.from_checkpoint(load_checkpoint(saved)).model
+    if model is None:  # a run kept by an older bench, without its weights
         cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
         model = train_on_clips(configs[selected], d.train, d.val, cfg).model
     confusions(model, {n: tests[n] for n in REAL_TESTS if n in tests}, classes, selected, seed, out_dir)

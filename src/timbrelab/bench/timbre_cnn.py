@@ -159,7 +159,7 @@ def run(args) -> int:
         "data": {**d.specs, **{k: spec_as_dict(s) if s.kind == "corpus" else spec_dict(s) for k, s in tspecs.items()}},
         "validation_source": d.validation_source,
         "coverage": coverage_report(d.validation_source),
-        "clips": {"train": d.train.n_clips, "validation": d.val.n_clips, **{k: w.n_clips for k, w in tests.items()}},
+        "clips": {"train": d.train.n_clips, "left_out_twins": d.left_out_twins, "validation": d.val.n_clips, **{k: w.n_clips for k, w in tests.items()}},
         "real_recordings": {n: [{"file": r.path.name, "instrument": r.instrument} for r in rs] for n, rs in real.items()},
         "train_config": cfg0.to_dict(),
         "models": models,
@@ -425,7 +425,7 @@ def markdown_table(r: dict) -> str:
     lines += [f"| {p['model']} | {p['params'] / 1000:.0f}k | {p['micro_f1']:.3f} | {p['macro_f1']:.3f} |" for p in r["paper_irmas"]]
     c = r["clips"]
     lines += ["", f"Data: {len(r['classes'])} answers (28 instruments + no instrument); training {c['train']} augmented clips from the training sources "
-              f"but {r['validation_source']}; validation {c['validation']} clips of {r['validation_source']}; tests (never trained, selected or stopped on): "
+              f"but {r['validation_source']} ({c.get('left_out_twins', 0)} clips of programs whose samples are {r['validation_source']}'s left out); validation {c['validation']} clips of {r['validation_source']}; tests (never trained, selected or stopped on): "
               f"{c.get('notes', 0)} MuseScore_General notes, {c.get('phrases', 0)} phrases, {c.get('mixes', 0)} mixtures (threshold 0.2), "
               f"{c.get('medley', 0)} Medley-solos-DB clips, {c.get('debian', 0)} Debian samples, {c.get('none', 0)} non-instrument sounds. "
               f"Total run time {r['seconds']['total'] / 60:.1f} min ({r['seconds']['training'] / 60:.1f} min of training)."]

@@ -128,13 +128,19 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
     def new_epoch(_epoch):
         order["clips"] = rng.permutation(train.n_clips)[:n]
 
+    # channels-last convolutions: 1.2-1.4x faster training on CPU for the 2-D models (measured on 2 cores:
+    # small-rect-1x 29 -> 38 windows/s, multi-layer 6.5 -> 9.2); the weights are converted back at the end
+    model = model.to(memory_format=torch.channels_last)
+
     def loss_on(indices):
         x, y = ds.batch(order["clips"][np.asarray(indices)])
+        x = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
         return torch.nn.functional.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
 
     loop = LoopConfig(max_epochs=cfg.max_epochs, patience=cfg.patience, batch_size=cfg.batch_size, seed=cfg.seed, mode="max")
     fitted = fit(model, loss_on, n, loop, opt, validate=lambda m: validation_accuracy(m, val), progress=progress,
                  desc=f"train {model.config.arch}", on_epoch=new_epoch)
+    model = model.to(memory_format=torch.contiguous_format)
     history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_accuracy": h["score"], "seconds": h["seconds"]} for h in fitted.history]
     return TrainResult(model, history, fitted.best_epoch, fitted.seconds, train.front_end, train.classes)
 
@@ -164,17 +170,20 @@ class CorpusData:
     specs: dict
     seconds: float
     validation_source: str
+    left_out_twins: int = 0  # training clips left out: a training source playing the validation source's samples
 
 
 def corpus_data(train_section: dict, progress: bool | None = None) -> CorpusData:
     """Build (or reuse) a recipe's corpus and its augmented copies, and split them by source: the
     clips of ``validation_source`` (a training source, never the test soundfont) are the validation
     set — at most ``validation_clips_per_class`` per class, so validation stays cheap — and every
-    other source's clips are the training set. Silent clips are left out.
+    other source's clips are the training set, except the programs in which another source plays the
+    validation source's own samples (``catalogue.SHARED_SAMPLES``). Silent clips are left out.
 
     The recipe's ``[train.data]`` has one ``kind = "corpus"`` table and one ``kind = "augmented"``
     table whose ``base`` is that corpus (filled in here when left out)."""
     from timbrelab.errors import BadParameterError
+    from timbrelab.sounds.catalogue import SHARED_SAMPLES
     from timbrelab.sounds.datasets import build, spec_dict, spec_from_dict
     from timbrelab.timbre_cnn import data as TD
 
@@ -198,16 +207,22 @@ def corpus_data(train_section: dict, progress: bool | None = None) -> CorpusData
         raise BadParameterError(f"validation_source '{vsrc}' is not one of the corpus's sources ({', '.join(base.source_names)})")
     per_class = int(train_section.get("validation_clips_per_class", 20))
     is_val = np.array([r["source"] == vsrc for r in maps.rows])
+    # leave-one-source-out means the validation source's samples too: a training source's programs that
+    # play the validation source's own samples (catalogue.SHARED_SAMPLES: sf_GMbank re-uses TimGM6mb's) are
+    # left out of training, or validation would reward memorising those samples
+    program_of = [r.get("program") for r in build(base, progress=False).rows]
+    twins = {(b if a == vsrc else a): set(progs) for (a, b), progs in SHARED_SAMPLES.items() if vsrc in (a, b)}
+    is_twin = np.array([r["source"] in twins and program_of[r["base"]] in twins[r["source"]] for r in maps.rows])
     rng = np.random.default_rng(int(train_section.get("validation_seed", 0)))
     val_idx = []
     for c in range(len(maps.classes)):
         idx = np.flatnonzero(is_val & (maps.y == c))
         val_idx += sorted(rng.permutation(idx)[:per_class].tolist())
-    train = maps.subset(np.flatnonzero(~is_val))
+    train = maps.subset(np.flatnonzero(~is_val & ~is_twin))
     val = maps.subset(np.array(sorted(val_idx), int)).windows()
     specs = {corpus[0]: base, augmented[0]: aug}
     return CorpusData(train, val, {k: spec_dict(v) if v.kind not in ("corpus", "augmented") else _spec_json(v) for k, v in specs.items()},
-                      round(time.perf_counter() - t0, 1), vsrc)
+                      round(time.perf_counter() - t0, 1), vsrc, int(is_twin.sum()))
 
 
 def _spec_json(spec) -> dict:

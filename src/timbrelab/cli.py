@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "timbrelab.commands.render",
     "timbrelab.commands.classify",
     "timbrelab.commands.train",
+    "timbrelab.commands.studio",
 ]
 #: benchmark modules (each has register(bench_subparsers))
 BENCH_MODULES = [
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  timbrelab demo                                        # the main job on a bundled clip\n"
             "  timbrelab apply guitar.wav -o out.wav \"warm, small room\"\n"
             "  timbrelab words --search bright\n"
+            "  timbrelab studio                                      # the web page, in the browser\n"
             "\nrun `timbrelab COMMAND --help` for a command's options and examples"
         ),
     )

@@ -258,6 +258,12 @@ def apply(
     return ApplyResult(out, sample_rate, report)
 
 
+def settings_record(plan: EffectPlan, reports: list[dict]) -> dict:
+    """What ``apply --settings-json`` writes (and ``--from-settings`` reads back): the plan, and each
+    file's report without its copy of the plan."""
+    return {"plan": plan.to_dict(), "files": [{k: v for k, v in r.items() if k != "plan"} for r in reports]}
+
+
 def same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))

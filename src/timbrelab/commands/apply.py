@@ -113,7 +113,7 @@ def _with_amounts(plan, eq_amount, reverb_amount):
 def run(args) -> int:
     from timbrelab import audio as aio
     from timbrelab.batch import collect_inputs, output_names, print_summary, run_batch
-    from timbrelab.fx import EffectPlan, apply_file
+    from timbrelab.fx import EffectPlan, apply_file, settings_record
     from timbrelab.service import Service
 
     service = Service()
@@ -219,7 +219,7 @@ def run(args) -> int:
         reports = [r for _, r in summary.processed]
         if created and not summary.processed and not any(out.iterdir()):
             out.rmdir()  # nothing was written: leave nothing
-    result = {"plan": plan.to_dict(), "files": [{k: v for k, v in r.items() if k != "plan"} for r in reports]}
+    result = settings_record(plan, reports)
     if summary is not None:
         result["batch"] = summary.to_dict()
     if args.settings_json and reports:

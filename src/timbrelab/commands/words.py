@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import sys
 
-from timbrelab.errors import UnknownWordError
-
-
 WORDS_EXAMPLES = """\
 examples:
   timbrelab words --search bright
@@ -20,32 +17,6 @@ examples:
   timbrelab curve "less boomy" --png boomy.png
   timbrelab curve toasty --amount 0.5       # a thinly rated word, played from the word → EQ model
 """
-
-#: accepted spellings of each map language (compared without case or accents)
-LANGUAGES = {
-    "English": ("english", "en", "eng", "ingles"),
-    "Español": ("espanol", "es", "spa", "spanish", "castellano"),
-}
-
-
-def _fold(text: str) -> str:
-    import unicodedata
-
-    return "".join(c for c in unicodedata.normalize("NFKD", text.strip().casefold()) if not unicodedata.combining(c))
-
-
-def parse_lang(text: str) -> str | None:
-    """The map language named by ``text`` (any case, with or without accents), None for 'all'."""
-    from timbrelab.errors import BadParameterError
-
-    t = _fold(text)
-    if t in ("all", "any", "*"):
-        return None
-    for lang, names in LANGUAGES.items():
-        if t == _fold(lang) or t in names:
-            return lang
-    raise BadParameterError(f"unknown language '{text}': use English, Español or all (case and accents do not matter)")
-
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -82,21 +53,10 @@ def register(sub) -> None:
 
 
 def run_words(args) -> int:
-    from timbrelab.lexicon.maps import eq_map, reverb_map
     from timbrelab.lexicon.resolve import MIN_CROWD_NUM
+    from timbrelab.service import Service
 
-    lang = parse_lang(args.lang)
-    rows = []
-    for m in ([eq_map()] if args.effect == "eq" else [reverb_map()] if args.effect == "reverb" else [eq_map(), reverb_map()]):
-        for e in m.entries:
-            if lang and e.lang != lang:
-                continue
-            if args.search and args.search.lower() not in e.word.lower():
-                continue
-            thin = e.effect == "eq" and e.lang == "English" and e.num < MIN_CROWD_NUM
-            rows.append({"word": e.word, "effect": e.effect, "lang": e.lang, "num": e.num, "agreement": round(e.agreement, 3),
-                         "support_percentile": round(e.support_pct, 3), "played_from": "model" if thin else "map"})
-    rows.sort(key=lambda r: (r["word"], r["effect"]))
+    rows = Service().words(args.effect or "all", args.lang, args.search)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
         print()
@@ -131,9 +91,6 @@ def ascii_curve(gains_db, height: int = 11) -> str:
 
 
 def run_curve(args) -> int:
-    import numpy as np
-
-    from timbrelab.dsp.eq import BAND_CENTERS_HZ
     from timbrelab.service import Service
 
     if args.png:
@@ -147,13 +104,12 @@ def run_curve(args) -> int:
     print(ascii_curve(eq.effective_gains_db))
     if args.png:
         from timbrelab import plots
+        from timbrelab.service.views import eq_view
 
+        v = eq_view(eq)
         fig, ax = plots.subplots(figsize=(7, 3.2))
-        freqs = np.geomspace(20, 20000, 400)
-        from timbrelab.dsp.eq import response_at
-
-        ax.semilogx(freqs, response_at(eq.taps(44100), freqs, 44100), label="filter response (44.1 kHz)")
-        ax.semilogx(BAND_CENTERS_HZ, eq.effective_gains_db, "o", ms=3, label="band gains")
+        ax.semilogx(v["freqs_hz"], v["response_db"], label="filter response (44.1 kHz)")
+        ax.semilogx(v["band_hz"], v["band_gains_db"], "o", ms=3, label="band gains")
         ax.axhline(0, color="0.6", lw=0.8)
         ax.set(xlabel="frequency (Hz)", ylabel="gain (dB)", title=f"'{args.word}' EQ curve")
         ax.legend(fontsize=8)

@@ -159,3 +159,29 @@ def reverb_map() -> DescriptorMap:
 
 def get_map(effect: str) -> DescriptorMap:
     return eq_map() if effect == EQ else reverb_map()
+
+
+#: accepted spellings of each map language (compared without case or accents)
+LANGUAGES = {
+    "English": ("english", "en", "eng", "ingles"),
+    "Español": ("espanol", "es", "spa", "spanish", "castellano"),
+}
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text.strip().casefold()) if not unicodedata.combining(c))
+
+
+def parse_lang(text: str) -> str | None:
+    """The map language named by ``text`` (any case, with or without accents), None for 'all'."""
+    from timbrelab.errors import BadParameterError
+
+    t = _fold(text)
+    if t in ("all", "any", "*"):
+        return None
+    for lang, names in LANGUAGES.items():
+        if t == _fold(lang) or t in names:
+            return lang
+    raise BadParameterError(f"unknown language '{text}': use English, Español or all (case and accents do not matter)")

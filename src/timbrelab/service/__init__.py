@@ -93,3 +93,42 @@ class Service:
         from timbrelab.timbre_cnn.classify import classify_file
 
         return classify_file(path, top=top, model=self.model("timbre_cnn"))
+
+    # --- the vocabulary ---
+    def words(self, effect: str = "all", lang: str | None = None, search: str | None = None) -> list[dict]:
+        """The crowd-map words (``timbrelab words``): one row per (word, effect), sorted; ``lang`` as users
+        type it (``lexicon.maps.parse_lang``: any case, with or without accents; None or "all" = every
+        language); ``search`` a substring."""
+        from timbrelab.errors import BadParameterError
+        from timbrelab.lexicon.maps import eq_map, parse_lang, reverb_map
+        from timbrelab.lexicon.resolve import MIN_CROWD_NUM
+
+        lang = parse_lang(lang) if lang else None
+        if effect not in ("all", "eq", "reverb"):
+            raise BadParameterError(f"effect must be all, eq or reverb, got '{effect}'")
+        rows = []
+        for m in ([eq_map()] if effect == "eq" else [reverb_map()] if effect == "reverb" else [eq_map(), reverb_map()]):
+            for e in m.entries:
+                if lang and e.lang != lang:
+                    continue
+                if search and search.lower() not in e.word.lower():
+                    continue
+                thin = e.effect == "eq" and e.lang == "English" and e.num < MIN_CROWD_NUM
+                rows.append({"word": e.word, "effect": e.effect, "lang": e.lang, "num": e.num, "agreement": round(e.agreement, 3),
+                             "support_percentile": round(e.support_pct, 3), "played_from": "model" if thin else "map"})
+        rows.sort(key=lambda r: (r["word"], r["effect"]))
+        return rows
+
+    def word_view(self, word: str, effect: str = "eq") -> dict:
+        """What one word plays as an EQ (``effect="eq"``, as ``apply --eq WORD``) or a reverb: the
+        resolution line and the curve / reverb numbers (``service.views``)."""
+        from timbrelab.errors import BadParameterError
+        from timbrelab.service.views import eq_view, reverb_view
+
+        if effect not in ("eq", "reverb"):
+            raise BadParameterError(f"effect must be eq or reverb, got '{effect}'")
+        plan = self.plan(eq_words=[word] if effect == "eq" else (), reverb_words=[word] if effect == "reverb" else ())
+        return {"word": word, "effect": effect, "summary": plan.summary(), "plan": plan.to_dict(),
+                "eq": eq_view(plan.eq) if plan.eq is not None else None,
+                "reverb": reverb_view(plan.reverb) if plan.reverb is not None else None}
+

@@ -1,0 +1,543 @@
+"""The studio's web application: a thin shell over :class:`timbrelab.service.Service`.
+
+``create_app(StudioSettings(...))`` builds the FastAPI application; ``serve(settings)`` runs it
+(``timbrelab studio``) and ``StudioServer`` runs it in a background thread (tests). Every answer of
+``/api/`` is JSON; a failure is ``{"error": "<the CLI's one line>"}`` with a 4xx status (5xx only for a
+bug of ours). The page (``static/index.html``) uses nothing but this API.
+
+Safety, as ``timbrelab studio --help`` documents it:
+
+- requests whose ``Host`` is not the bound host (or, on a loopback bind, ``localhost`` / ``127.0.0.1`` /
+  ``::1``, or a name given with ``--allowed-host``) are refused: DNS-rebinding defence;
+- a body over ``max_upload_mb`` is answered 413 before it is stored (``Content-Length`` is checked
+  first; a body without one is counted as it streams in);
+- files are served only by the opaque ids of :class:`~timbrelab.studio.store.FileStore`, static files only
+  from a fixed list made at start-up: no request path ever reaches the file system;
+- every file lives in the store's one temporary folder, is deleted ``keep_minutes`` after its request
+  and at shutdown; inputs are never modified (the bundled example is read in place);
+- audio is processed by ``workers`` threads of the studio's own (other requests wait their turn), and
+  files are streamed, so memory stays bounded under load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from starlette.requests import Request  # at module level: the endpoints' annotations are resolved here
+
+from timbrelab.errors import BadParameterError, TimbrelabError
+from timbrelab.studio import DEFAULT_KEEP_MINUTES, DEFAULT_MAX_UPLOAD_MB, DEFAULT_PORT
+
+#: what a browser's <audio> plays; other inputs/outputs get a FLAC preview for the players
+BROWSER_PLAYABLE = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".webm", ".weba"}
+MEDIA_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".oga": "audio/ogg",
+               ".opus": "audio/ogg", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".webm": "audio/webm",
+               ".weba": "audio/webm", ".aif": "audio/aiff", ".aiff": "audio/aiff", ".aifc": "audio/aiff", ".json": "application/json",
+               ".png": "image/png", ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+               ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass
+class StudioSettings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    keep_minutes: float = DEFAULT_KEEP_MINUTES
+    workers: int = 2
+    allowed_hosts: tuple = ()
+    allow_remote: bool = False
+
+    def check(self) -> "StudioSettings":
+        if not (0 <= int(self.port) <= 65535):
+            raise BadParameterError(f"--port {self.port} is out of range (0 … 65535; 0 = any free port)")
+        if not (0 < float(self.max_upload_mb) <= 100_000):
+            raise BadParameterError(f"--max-upload-mb must be > 0, got {self.max_upload_mb:g}")
+        if not (0 < float(self.keep_minutes) <= 7 * 24 * 60):
+            raise BadParameterError(f"--keep-minutes must be > 0 (at most a week), got {self.keep_minutes:g}")
+        if not (1 <= int(self.workers) <= 64):
+            raise BadParameterError(f"--workers must be 1 … 64, got {self.workers}")
+        if not is_loopback(self.host) and not self.allow_remote:
+            raise BadParameterError(f"--host {self.host} is not a loopback address: anyone who can reach it could use the studio; "
+                                    "add --allow-remote if that is what you want")
+        return self
+
+    @property
+    def limit_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def allowed(self) -> set:
+        names = {self.host.lower().strip("[]"), *(h.lower() for h in self.allowed_hosts)}
+        if is_loopback(self.host):
+            names |= set(LOOPBACK_NAMES)
+        return names
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(header: str) -> str:
+    """The host part of a ``Host`` header (``[::1]:8765`` → ``::1``, ``a.b:80`` → ``a.b``)."""
+    h = header.strip().lower()
+    if h.startswith("["):
+        return h[1 : h.find("]")] if "]" in h else h
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+# ------------------------------------------------------------------------------- ASGI middleware
+
+
+async def _send_json(send, status: int, body: dict) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": data})
+
+
+class Guard:
+    """Refuses a foreign ``Host`` (400) and a declared body over the limit (413) before anything is read."""
+
+    def __init__(self, app, allowed: set, limit_bytes: int, limit_mb: float):
+        self.app, self.allowed, self.limit, self.limit_mb = app, allowed, limit_bytes, limit_mb
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            host = host_name(headers.get(b"host", b"").decode("latin-1"))
+            if host not in self.allowed:
+                await _send_json(send, 400, {"error": f"request refused: Host '{host}' is not this studio's address (DNS-rebinding defence; "
+                                                      "see timbrelab studio --allowed-host)"})
+                return
+            length = headers.get(b"content-length")
+            if length is not None:
+                try:
+                    n = int(length)
+                except ValueError:
+                    await _send_json(send, 400, {"error": "bad Content-Length header"})
+                    return
+                if n > self.limit:
+                    await _send_json(send, 413, {"error": too_large(self.limit_mb)})
+                    return
+        await self.app(scope, receive, send)
+
+
+def too_large(limit_mb: float) -> str:
+    return f"upload larger than the studio's {limit_mb:g} MB limit (timbrelab studio --max-upload-mb)"
+
+
+# ------------------------------------------------------------------------------- the application
+
+
+def static_files() -> dict[str, Path]:
+    """The page's files, listed once: the only static paths the server answers."""
+    folder = resources.files("timbrelab").joinpath("studio", "static")
+    return {p.name: Path(str(p)) for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+
+def _slug(text: str, n: int = 40) -> str:
+    s = re.sub(r"[^0-9A-Za-z]+", "-", text.strip().lower()).strip("-")
+    return s[:n].strip("-") or "processed"
+
+
+def _media_type(path: Path) -> str:
+    return MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+
+
+def _float(fields: dict, name: str, default: float) -> float:
+    v = fields.get(name, "")
+    if v is None or str(v).strip() == "":
+        return default
+    try:
+        return float(v)
+    except ValueError:
+        raise BadParameterError(f"{name}: invalid number '{str(v)[:40]}'") from None
+
+
+def create_app(settings: StudioSettings | None = None, service=None, store=None):
+    from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    import timbrelab
+    from timbrelab import audio as aio
+    from timbrelab.demo import example_path
+    from timbrelab.service import Service
+    from timbrelab.studio.store import FileStore
+    from timbrelab.studio.uploads import BadForm, UploadTooLarge, read_form
+
+    settings = (settings or StudioSettings()).check()
+    service = service or Service()
+    store = store or FileStore(keep_s=settings.keep_minutes * 60)
+    statics = static_files()
+    # audio is processed by `workers` threads of the studio's own (requests beyond them wait): a few threads
+    # touch large buffers, so memory does not grow with the number of requests in flight
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="studio-work")
+
+    async def sweeper():
+        while True:
+            await asyncio.sleep(60)
+            store.sweep()
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(sweeper())
+        try:
+            yield
+        finally:
+            task.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            store.close()
+            service.close()
+
+    app = FastAPI(title="timbrelab studio", version=timbrelab.__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
+                  description="The HTTP API of `timbrelab studio`: the page uses exactly these calls. Errors are "
+                              "`{\"error\": \"one line\"}` with a 4xx status; files are fetched by the opaque URLs the answers give.")
+    app.state.settings, app.state.store, app.state.service = settings, store, service
+    app.add_middleware(Guard, allowed=settings.allowed(), limit_bytes=settings.limit_bytes, limit_mb=settings.max_upload_mb)
+
+    async def in_pool(fn):
+        return await asyncio.get_running_loop().run_in_executor(pool, fn)
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.exception_handler(TimbrelabError)
+    async def _timbrelab_error(request, exc):
+        return error(400, str(exc))
+
+    @app.exception_handler(UploadTooLarge)
+    async def _too_large(request, exc):
+        return JSONResponse({"error": too_large(settings.max_upload_mb)}, status_code=413, headers={"connection": "close"})
+
+    @app.exception_handler(BadForm)
+    async def _bad_form(request, exc):
+        return error(400, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request, exc):
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request, exc):
+        e = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "path", "body"))
+        return error(400, f"{where}: {e.get('msg', 'invalid value')}" if where else str(e.get("msg", "invalid request")))
+
+    @app.exception_handler(OSError)
+    async def _os(request, exc):
+        return error(500, f"the system refused: {exc.strerror or exc}")
+
+    @app.exception_handler(Exception)
+    async def _bug(request, exc):
+        return error(500, f"internal error: {type(exc).__name__}: {exc}")
+
+    # ---------------------------------------------------------------- page, docs, static files
+
+    def static(name: str):
+        path = statics.get(name)
+        if path is None:
+            return error(404, "no such file")
+        return FileResponse(path, media_type=_media_type(path), headers={"cache-control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return static("index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return static("api.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static_file(name: str):
+        return static(name)
+
+    # ---------------------------------------------------------------- API
+
+    @app.get("/api/info", summary="Version, limits, the bundled example and the amount ranges")
+    async def info():
+        from timbrelab.dsp.amount import MAX_EQ_AMOUNT
+        from timbrelab.dsp.reverb import MAX_REVERB_AMOUNT
+
+        return {"version": timbrelab.__version__, "example": {"name": example_path().name, "url": "/api/example"},
+                "max_upload_mb": settings.max_upload_mb, "keep_minutes": settings.keep_minutes,
+                "eq": {"amount_min": -MAX_EQ_AMOUNT, "amount_max": MAX_EQ_AMOUNT, "default": 1.0},
+                "reverb": {"amount_min": 0.0, "amount_max": MAX_REVERB_AMOUNT, "default": 1.0},
+                "tabs": ["apply", "words", "classify"]}
+
+    @app.get("/api/example", summary="The bundled example clip (CC0 electric guitar, FLAC)")
+    async def example():
+        p = example_path()
+        return FileResponse(p, media_type=_media_type(p), filename=p.name)
+
+    @app.get("/api/files/{file_id}", summary="A file the studio made, by the opaque id an answer gave")
+    async def files(file_id: str, download: bool = False):
+        f = store.get(file_id)
+        if f is None:
+            return error(404, "no such file (files are kept for a limited time; see /api/info keep_minutes)")
+        return FileResponse(f.path, media_type=f.media_type, filename=f.name if download else None,
+                            content_disposition_type="attachment" if download else "inline")
+
+    def url(fid: str, download: bool = False) -> str:
+        return f"/api/files/{fid}" + ("?download=1" if download else "")
+
+    def clean(message: str, folder: Path) -> str:
+        return message.replace(str(folder) + os.sep, "").replace(str(folder), "")
+
+    async def form_and_input(request: Request):
+        """(job, folder, form, input path, its name, uploaded?): the upload or the bundled example."""
+        job, folder = store.new_job()
+        try:
+            form = await read_form(request, folder, settings.limit_bytes)
+            up = form.files.get("file")
+            if up is not None:
+                return job, folder, form, up.path, up.filename, True
+            if str(form.fields.get("example", "")).lower() in TRUE:
+                return job, folder, form, example_path(), example_path().name, False
+            raise BadParameterError("give an audio file (form field 'file') or example=true for the bundled example")
+        except BaseException:
+            store.drop_job(job)
+            raise
+
+    async def work(fn, job, folder):
+        try:
+            return await in_pool(fn)
+        except TimbrelabError as exc:
+            store.drop_job(job)
+            raise type(exc)(clean(str(exc), folder)) from None
+        except BaseException:
+            store.drop_job(job)
+            raise
+
+    def input_view(job, path: Path, name: str, uploaded: bool, inf) -> dict:
+        if uploaded:
+            if path.suffix.lower() in BROWSER_PLAYABLE:
+                play = url(store.add(path, name, _media_type(path), job))
+            else:
+                play = url(store.add(*preview(path, job), job))
+        else:
+            play = "/api/example"
+        return {"name": name, "url": play, "duration_s": round(inf.frames / inf.sample_rate, 3) if inf.sample_rate else 0.0,
+                "sample_rate": inf.sample_rate, "channels": inf.channels}
+
+    def preview(path: Path, job: str, tag: str = "preview") -> tuple[Path, str, str]:
+        """A FLAC copy for the browser's player (``apply`` with every effect bypassed: a streamed conversion)."""
+        from timbrelab.fx import EffectPlan
+
+        out = path.with_name(f"{path.stem}.{tag}.flac")
+        service.apply_file(path, out, EffectPlan(), progress=False)
+        return out, out.name, "audio/flac"
+
+    _APPLY_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "the audio to process (any format timbrelab reads)"},
+            "example": {"type": "boolean", "description": "true: use the bundled example instead of a file"},
+            "description": {"type": "string", "description": "the words, e.g. \"warm, small room\" (as `timbrelab apply`)"},
+            "eq_amount": {"type": "number", "default": 1.0, "description": "EQ amount, -2 … 2 (0 bypass, 1 crowd curve, -1 opposite)"},
+            "reverb_amount": {"type": "number", "default": 1.0, "description": "reverb amount, 0 … 2"},
+            "match_loudness": {"type": "boolean", "default": False, "description": "match the output's loudness to the input's"},
+            "eq_word": {"type": "string", "description": "a word forced onto the EQ (as --eq WORD)"},
+            "reverb_word": {"type": "string", "description": "a word forced onto the reverb (as --reverb WORD)"},
+        }}}}}}
+
+    @app.post("/api/apply", summary="Apply a description to an uploaded file (or the example)", openapi_extra=_APPLY_BODY,
+              response_description="the report, the result's URLs (audio_url plays it, output.download_url downloads it), "
+                                   "the settings JSON for `timbrelab apply --from-settings`, and the numbers of the plots")
+    async def apply(request: Request):
+        from timbrelab.fx import settings_record
+        from timbrelab.service.views import eq_view, reverb_view, spectrum_view
+
+        job, folder, form, src, name, uploaded = await form_and_input(request)
+        f = form.fields
+        description = f.get("description", "").strip() or None
+        eq_amount, reverb_amount = _float(f, "eq_amount", 1.0), _float(f, "reverb_amount", 1.0)
+        eq_word, reverb_word = f.get("eq_word", "").strip(), f.get("reverb_word", "").strip()
+        match = str(f.get("match_loudness", "")).lower() in TRUE
+
+        def run():
+            plan = service.plan(description, eq_amount, reverb_amount, [eq_word] if eq_word else (), [reverb_word] if reverb_word else ())
+            inf = aio.info(src)
+            ext = src.suffix.lower()
+            notes = []
+            if ext not in aio.FORMATS:
+                notes.append(f"timbrelab reads {ext} but cannot write it: the result is FLAC")
+                ext = ".flac"
+            label = description or eq_word or reverb_word
+            out = folder / f"{Path(name).stem}.{_slug(label)}{ext}"
+            if out == src:
+                out = out.with_name(f"{out.stem}-out{ext}")
+            report = service.apply_file(src, out, plan, match_loudness=match, progress=False)
+            settings_path = folder / f"{Path(name).stem}.{_slug(label)}.settings.json"
+            record = settings_record(plan, [{**report, "input": name, "output": out.name}])
+            settings_path.write_text(json.dumps(record, indent=1), encoding="utf-8")
+            view = input_view(job, src, name, uploaded, inf)
+            out_id = store.add(out, out.name, _media_type(out), job)
+            play = url(out_id) if ext in BROWSER_PLAYABLE else url(store.add(*preview(out, job), job))
+            settings_id = store.add(settings_path, settings_path.name, "application/json", job)
+            plots = {"eq": eq_view(plan.eq) if plan.eq is not None else None,
+                     "reverb": reverb_view(plan.reverb) if plan.reverb is not None else None,
+                     "spectrum": spectrum_view(src, out)}
+            rep = {k: v for k, v in report.items() if k not in ("input", "output")}
+            return {"audio_url": play, "input": view,
+                    "output": {"name": out.name, "url": play, "download_url": url(out_id, True), "format": ext.lstrip(".")},
+                    "settings_url": url(settings_id), "settings_download_url": url(settings_id, True),
+                    "summary": plan.summary(), "notes": notes + list(plan.notes) + list(report.get("notes", [])),
+                    "report": rep, "plots": plots}
+
+        return await work(run, job, folder)
+
+    _CLASSIFY_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "the audio to classify (any length: streamed)"},
+            "example": {"type": "boolean", "description": "true: classify the bundled example"},
+            "top": {"type": "integer", "default": 5, "description": "how many instruments to list (1 … 28)"},
+        }}}}}}
+
+    @app.post("/api/classify", summary="Instrument probabilities of an uploaded file (or the example), with a timeline",
+              openapi_extra=_CLASSIFY_BODY)
+    async def classify(request: Request):
+        job, folder, form, src, name, uploaded = await form_and_input(request)
+        top_s = str(form.fields.get("top", "5")).strip() or "5"
+        if not top_s.isdigit():
+            store.drop_job(job)
+            raise BadParameterError("--top must be a whole number from 1 to 28")
+
+        def run():
+            inf = aio.info(src)
+            r = service.classify_file(src, int(top_s)).to_dict()
+            view = input_view(job, src, name, uploaded, inf)
+            return {"input": view, **r}
+
+        return await work(run, job, folder)
+
+    @app.get("/api/words", summary="The crowd-map vocabulary (as `timbrelab words --json`)")
+    async def words(effect: str = "all", lang: str = "", search: str = ""):
+        rows = service.words(effect, lang or None, search or None)
+        return {"count": len(rows), "words": rows}
+
+    @app.get("/api/words/{word}", summary="What one word plays: its EQ curve or its reverb")
+    async def word(word: str, effect: str = "eq"):
+        def run():
+            return service.word_view(word, effect)
+
+        return await in_pool(run)
+
+    return app
+
+
+# ------------------------------------------------------------------------------- running it
+
+
+def _bind(settings: StudioSettings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host.strip("[]"), int(settings.port)))
+    except OSError as exc:
+        sock.close()
+        raise BadParameterError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+                                + (" (another program uses the port: try --port 0 for any free one)" if exc.errno in (98, 48) else "")) from None
+    sock.listen(128)
+    return sock
+
+
+def _url(settings: StudioSettings, sock: socket.socket) -> str:
+    host = settings.host.strip("[]")
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{sock.getsockname()[1]}"
+
+
+def _server(app, sock):
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    return uvicorn.Server(config)
+
+
+def serve(settings: StudioSettings, open_browser: bool = False, on_ready=None) -> None:
+    """Run the studio until Ctrl+C / SIGTERM (then its temporary folder is deleted)."""
+    import atexit
+
+    settings.check()
+    sock = _bind(settings)
+    app = create_app(settings)
+    atexit.register(app.state.store.close)
+    url = _url(settings, sock)
+    server = _server(app, sock)
+
+    def ready():
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            if on_ready is not None:
+                on_ready(url)
+            if open_browser:
+                import webbrowser
+
+                webbrowser.open(url)
+
+    threading.Thread(target=ready, daemon=True).start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        app.state.store.close()
+        sock.close()
+
+
+@dataclass
+class StudioServer:
+    """The studio in a background thread, for tests: ``with StudioServer(port=0) as s: s.url``."""
+
+    settings: StudioSettings | None = None
+    port: int = 0
+    service: object = None
+    url: str = ""
+    app: object = None
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def __enter__(self) -> "StudioServer":
+        settings = self.settings or StudioSettings(port=self.port)
+        self._sock = _bind(settings.check())
+        self.app = create_app(settings, service=self.service)
+        self.url = _url(settings, self._sock)
+        self._server = _server(self.app, self._sock)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+        self._thread.start()
+        t0 = time.monotonic()
+        while not self._server.started:
+            if time.monotonic() - t0 > 30 or not self._thread.is_alive():
+                raise RuntimeError("the studio server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(15)
+        self._sock.close()
+        self.app.state.store.close()

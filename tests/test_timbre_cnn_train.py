@@ -170,3 +170,56 @@ def test_timbrelab_train_writes_a_run_the_registry_loads(cli, tmp_path, monkeypa
     assert clf.info == {"architecture": "dieleman-1x"}
     res = clf.classify(np.zeros((1, 22050), np.float32) + 0.01, 22050, top=2)
     assert len(res.top) == 2
+
+
+# ------------------------------------------------------------------------------- resuming a run
+
+
+def tiny_clip_maps(seed=0, n_clips=18, classes=("violin", "flute", "piano")):
+    """Whole-clip maps (160 frames: random 128-frame crops) with learnable class-dependent bands."""
+    from timbrelab.timbre_cnn import data as TD
+
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n_clips, 96, 160)) - 5.0).astype(np.float16)
+    y = np.arange(n_clips) % len(classes)
+    for i, k in enumerate(y):
+        X[i, k * 30 : k * 30 + 16] += np.float16(1.5)
+    return TD.ClipMaps(X, y, [{"name": f"c{i}"} for i in range(n_clips)], tuple(classes), TD.FrontEndConfig())
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """train_on_clips with a state file: stopped after its 2nd epoch (as a session ending would stop it),
+    then started again, it ends with exactly the weights, best epoch and scores of an uninterrupted run."""
+    import torch
+
+    from timbrelab.ml import checkpoint as ck
+    from timbrelab.timbre_cnn.models import TimbreCNNConfig
+    from timbrelab.timbre_cnn.train import TrainConfig, train_on_clips
+
+    maps = tiny_clip_maps()
+    val = tiny_clip_maps(seed=1, n_clips=6).windows()
+    mc = TimbreCNNConfig("small-rect", 3, width=4)
+    cfg = TrainConfig(max_epochs=4, patience=None, batch_size=4, epoch_clips=12, seed=2)
+    whole = train_on_clips(mc, maps, val, cfg, progress=False)
+
+    state = tmp_path / "run.state.safetensors"
+    real_save, saves = ck.save_training_state, []
+
+    def save_then_stop(path, name, st):
+        real_save(path, name, st)
+        saves.append(st["epoch"])
+        if len(saves) == 2:
+            raise KeyboardInterrupt("the session ended")
+
+    monkeypatch.setattr(ck, "save_training_state", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_on_clips(mc, maps, val, cfg, progress=False, state_path=state)
+    assert state.exists() and ck.load_training_state(state)["epoch"] == 2
+    monkeypatch.setattr(ck, "save_training_state", real_save)
+    resumed = train_on_clips(mc, maps, val, cfg, progress=False, state_path=state)
+    assert not state.exists()
+    assert resumed.best_epoch == whole.best_epoch and len(resumed.history) == len(whole.history) == 4
+    for a, b in zip(resumed.history, whole.history):
+        assert a["val_accuracy"] == b["val_accuracy"] and a["train_loss"] == b["train_loss"]
+    for k, v in whole.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k

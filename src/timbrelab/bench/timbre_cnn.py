@@ -19,7 +19,8 @@ and the architecture. Tests, never used to train, select or stop:
 
 Every model is trained with ``--seeds`` (default 0 1 2) and reported as mean ± sd; the architecture
 with the best mean validation accuracy is the one the recipe ships. Each finished (model, seed) run
-is saved under ``--runs`` (with a key of everything it depends on), so an interrupted bench resumes.
+is saved under ``--runs`` (with a key of everything it depends on), so an interrupted bench resumes
+(a run cut off mid-way resumes from its last finished epoch: ``<run>.state.safetensors``).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def run(args) -> int:
         if path.exists():
             runs[(name, seed)] = json.loads(path.read_text(encoding="utf-8"))
             continue
-        row, model = train_and_score(configs[name], d, tests, cfg0, seed)
+        row, model = train_and_score(configs[name], d, tests, cfg0, seed, state_path=path.with_suffix(".state.safetensors"))
         row = {"model": name, **row}
         # the weights beside the scores (written first): a resumed bench draws its confusion matrices without retraining
         save_checkpoint(path.with_suffix(".safetensors"), TimbreClassifier(model, d.train.front_end, classes).to_checkpoint())
@@ -235,14 +236,15 @@ def build_tests(front_end, tspecs: dict, quick: bool = False) -> tuple[dict, dic
     return tests, real
 
 
-def train_and_score(model_config, d, tests: dict, cfg0, seed: int) -> tuple[dict, object]:
-    """Train one model on the corpus data ``d`` with ``seed`` and score it on every test set: (row, model)."""
+def train_and_score(model_config, d, tests: dict, cfg0, seed: int, state_path=None) -> tuple[dict, object]:
+    """Train one model on the corpus data ``d`` with ``seed`` and score it on every test set: (row, model).
+    ``state_path``: the run's training state after each epoch, so an interrupted run resumes mid-way."""
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.models import count_parameters
     from timbrelab.timbre_cnn.train import train_on_clips
 
     cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
-    r = train_on_clips(model_config, d.train, d.val, cfg)
+    r = train_on_clips(model_config, d.train, d.val, cfg, state_path=state_path)
     row = {"seed": seed, "window_s": d.train.front_end.window_step_s, "params": count_parameters(r.model), "training_seconds": r.seconds, "best_epoch": r.best_epoch,
            "epochs_run": len(r.history), "history": r.history, "val_accuracy": max(h["val_accuracy"] for h in r.history)}
     row.update(evaluate(r.model, tests, TD.CLASSES_WITH_NONE))

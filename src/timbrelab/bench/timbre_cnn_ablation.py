@@ -135,7 +135,7 @@ def run(args) -> int:
             if path.exists():
                 runs.append(json.loads(path.read_text(encoding="utf-8")))
                 continue
-            row, _ = train_and_score(configs[model], d, tests, cfg0, seed)
+            row, _ = train_and_score(configs[model], d, tests, cfg0, seed, state_path=path.with_suffix(".state.safetensors"))
             atomic_write_text(path, json.dumps(row, indent=1, default=float))
             runs.append(row)
         rows[v] = summarise(runs, d)

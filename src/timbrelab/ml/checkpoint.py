@@ -102,3 +102,65 @@ def arrays_to_state(tensors: dict, prefix: str = "") -> dict:
     import torch
 
     return {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in tensors.items() if k.startswith(prefix)}
+
+
+# ------------------------------------------------------------------------- training state (resume)
+
+TRAINING_STATE_KIND = "training-state"
+
+
+def _flatten(obj, path: str, tensors: dict):
+    """JSON-able structure with every array/tensor moved into ``tensors`` (replaced by a reference)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, torch.Tensor):
+        tensors[path] = obj.detach().cpu().contiguous().numpy()
+        return {"__tensor__": path, "torch": True, "dtype": str(obj.dtype).replace("torch.", "")}
+    if isinstance(obj, np.ndarray):
+        tensors[path] = np.ascontiguousarray(obj)
+        return {"__tensor__": path, "torch": False}
+    if isinstance(obj, dict):
+        if not all(isinstance(k, (str, int)) for k in obj):
+            raise TypeError(f"training state: keys of {path or 'the state'} must be str or int")
+        return {"__dict__": [[k, _flatten(v, f"{path}/{k}", tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return {"__list__": [_flatten(v, f"{path}/{i}", tensors) for i, v in enumerate(obj)], "tuple": isinstance(obj, tuple)}
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"training state: cannot store {type(obj).__name__} at {path}")
+
+
+def _unflatten(obj, tensors: dict):
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            a = np.array(tensors[obj["__tensor__"]])
+            if obj.get("torch"):
+                import torch
+
+                return torch.from_numpy(a)
+            return a
+        if "__dict__" in obj:
+            return {k: _unflatten(v, tensors) for k, v in obj["__dict__"]}
+        if "__list__" in obj:
+            items = [_unflatten(v, tensors) for v in obj["__list__"]]
+            return tuple(items) if obj.get("tuple") else items
+    return obj
+
+
+def save_training_state(path, name: str, state: dict) -> Path:
+    """An interrupted training's state (model, optimiser, random generators, early-stopping bookkeeping:
+    any nest of dicts/lists of tensors, arrays and JSON values) in the one checkpoint format (kind
+    ``training-state``), so :func:`load_training_state` gives it back exactly and training resumes."""
+    tensors: dict = {}
+    tree = _flatten(state, "", tensors)
+    return save_checkpoint(path, Checkpoint(name=name, kind=TRAINING_STATE_KIND, tensors=tensors, extra={"state": tree}))
+
+
+def load_training_state(path) -> dict:
+    ckpt = load_checkpoint(path)
+    if ckpt.kind != TRAINING_STATE_KIND:
+        raise MissingComponentError(f"{Path(path).name}: a '{ckpt.kind}' checkpoint, not a training state")
+    return _unflatten(ckpt.extra["state"], ckpt.tensors)

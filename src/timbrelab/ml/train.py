@@ -10,7 +10,12 @@
   ("max", e.g. accuracy) or lower ("min", e.g. error) is better, and an improvement must beat the best
   by more than ``min_delta``. The weights of the best epoch are kept and restored at the end;
   training stops after ``patience`` epochs without improvement. Without ``validate`` every epoch runs
-  and the last weights are kept.
+  and the last weights are kept;
+- resumable: after each epoch ``on_state(state)`` (if given) receives everything the loop needs to go
+  on — model and optimiser (and scheduler) state, the batch-order generator, the early-stopping
+  bookkeeping and history — and ``fit(..., resume=state)`` continues from it exactly where it was: an
+  interrupted run that resumes ends with the same weights, bit for bit, as one that was not
+  interrupted (``ml.checkpoint.save_training_state`` stores such a state in the one checkpoint format).
 
 The caller seeds torch before building the model (``torch.manual_seed``), so a run is repeatable;
 the loop never changes process-wide settings (threads, determinism flags).
@@ -56,6 +61,8 @@ def fit(
     progress: bool | None = None,
     desc: str = "train",
     on_epoch: Callable[[int], None] | None = None,
+    on_state: Callable[[dict], None] | None = None,
+    resume: dict | None = None,
 ) -> FitResult:
     import torch
     from tqdm import tqdm
@@ -67,10 +74,25 @@ def fit(
     result = FitResult()
     best, best_state, since = -math.inf, None, 0
     n_batches = (n_examples + config.batch_size - 1) // config.batch_size
-    bar = tqdm(total=config.max_epochs * n_batches, desc=desc, unit="batch", disable=(progress is False) or None, leave=False)
+    start, before_s = 0, 0.0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(resume["scheduler"])
+        g.set_state(resume["generator"])
+        torch.set_rng_state(resume["torch_rng"])  # dropout draws from torch's default generator
+        best, since, start = float(resume["best"]), int(resume["since"]), int(resume["epoch"])
+        best_state = resume["best_state"]
+        result.best_epoch, result.best_score, result.history = int(resume["best_epoch"]), resume["best_score"], list(resume["history"])
+        before_s = float(resume.get("seconds", 0.0))
+    bar = tqdm(total=config.max_epochs * n_batches, initial=start * n_batches, desc=desc, unit="batch",
+               disable=(progress is False) or None, leave=False)
     t_start = time.perf_counter()
     try:
-        for epoch in range(config.max_epochs):
+        for epoch in range(start, config.max_epochs):
+            if validate is not None and config.patience is not None and since >= config.patience:
+                break  # a resumed run that had already stopped
             t0 = time.perf_counter()
             model.train()
             perm = torch.randperm(n_examples, generator=g)
@@ -98,6 +120,12 @@ def fit(
             result.history.append(record)
             if on_epoch is not None:
                 on_epoch(epoch)
+            if on_state is not None:
+                on_state({"epoch": epoch + 1, "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                          "generator": g.get_state(), "torch_rng": torch.get_rng_state(), "best": best, "since": since, "best_state": best_state,
+                          "best_epoch": result.best_epoch, "best_score": result.best_score, "history": list(result.history),
+                          "seconds": before_s + time.perf_counter() - t_start})
             if validate is not None and config.patience is not None and since >= config.patience:
                 break
         if best_state is not None:
@@ -106,5 +134,5 @@ def fit(
             result.best_epoch = len(result.history)
     finally:
         bar.close()
-    result.seconds = round(time.perf_counter() - t_start, 1)
+    result.seconds = round(before_s + time.perf_counter() - t_start, 1)  # a resumed run counts its earlier part
     return result

@@ -96,12 +96,16 @@ def train_model(model_config, train: Windows, val: Windows, cfg: TrainConfig | N
 
 
 def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = None, progress: bool | None = None,
-                   standardizer_clips: int = 2000) -> TrainResult:
+                   standardizer_clips: int = 2000, state_path=None) -> TrainResult:
     """Train on whole-clip maps (``data.ClipMaps``) with a random crop per clip and step: the corpus way.
 
     The standardiser is fitted on (at most ``standardizer_clips``) training clips; an epoch is
     ``cfg.epoch_clips`` clips drawn afresh (all clips when None); early stopping on ``val``'s clip
-    accuracy as in :func:`train_model`. Deterministic for a seed (one torch thread count)."""
+    accuracy as in :func:`train_model`. Deterministic for a seed (one torch thread count).
+
+    ``state_path``: a file for the training state after every epoch (the one checkpoint format); a run
+    that finds it there resumes from it and ends with the weights of an uninterrupted run (the file is
+    deleted when the run ends)."""
     import torch
 
     from timbrelab.data.adapters import CropDataset
@@ -138,9 +142,29 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
         return torch.nn.functional.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
 
     loop = LoopConfig(max_epochs=cfg.max_epochs, patience=cfg.patience, batch_size=cfg.batch_size, seed=cfg.seed, mode="max")
+    on_state = resume = None
+    if state_path is not None:
+        from pathlib import Path
+
+        from timbrelab.ml.checkpoint import load_training_state, save_training_state
+
+        state_path = Path(state_path)
+
+        def save_state(state):
+            state["data"] = {"rng": rng.bit_generator.state, "crops": ds.rng.bit_generator.state, "clips": order["clips"]}
+            save_training_state(state_path, f"timbre-cnn {model.config.arch}", state)
+
+        on_state = save_state
+        if state_path.exists():
+            resume = load_training_state(state_path)
+            rng.bit_generator.state = resume["data"]["rng"]
+            ds.rng.bit_generator.state = resume["data"]["crops"]
+            order["clips"] = resume["data"]["clips"]
     fitted = fit(model, loss_on, n, loop, opt, validate=lambda m: validation_accuracy(m, val), progress=progress,
-                 desc=f"train {model.config.arch}", on_epoch=new_epoch)
+                 desc=f"train {model.config.arch}", on_epoch=new_epoch, on_state=on_state, resume=resume)
     model = model.to(memory_format=torch.contiguous_format)
+    if state_path is not None:
+        state_path.unlink(missing_ok=True)
     history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_accuracy": h["score"], "seconds": h["seconds"]} for h in fitted.history]
     return TrainResult(model, history, fitted.best_epoch, fitted.seconds, train.front_end, train.classes)
 

@@ -4,8 +4,8 @@
   code returns (``...`` matches anything, as in doctest's ELLIPSIS).
 - ```bash blocks: each ``timbrelab …`` line runs, in order, in a scratch folder holding the files the
   examples name (guitar.wav, vocals.wav, takes/ …), and must exit 0. ``timbrelab bench …`` and
-  ``train``/``ship`` lines (minutes to an hour; shipping changes the package) are parsed with the real
-  parser, and each has a smaller run in its own test. The quick-start lines (``bash scripts/setup.sh && …``) are what CI itself runs; the
+  ``train``/``ship``/``studio`` lines (minutes to an hour; shipping changes the package; the studio
+  serves until stopped) are parsed with the real parser, and each has a smaller run in its own test. The quick-start lines (``bash scripts/setup.sh && …``) are what CI itself runs; the
   demo's ``timbrelab`` part runs here.
 """
 
@@ -78,9 +78,10 @@ def test_bash_examples_run(cli, scratch):
 
     parser = build_parser()
     for line_no, argv in bash_commands():
-        if argv and (argv[0] in ("bench", "ship") or argv[0] == "train" and "--list" not in argv):
-            # parsed for real; benches and training take minutes (see their own tests), and shipping
-            # would change the installed package
+        if argv and (argv[0] in ("bench", "ship", "studio") or argv[0] == "train" and "--list" not in argv):
+            # parsed for real; benches and training take minutes (see their own tests), shipping
+            # would change the installed package, and the studio serves until it is stopped
+            # (tests/test_studio_api.py and tests/test_studio_browser.py run it)
             ns = parser.parse_args(argv)
             assert ns.func, f"README.md:{line_no}"
             continue

@@ -1,0 +1,277 @@
+"""timbrelab studio's page in a real browser: headless system Chromium driven by Selenium, against the
+real server (``StudioServer``, uvicorn in a background thread).
+
+One browser and one server for the module. Apply on an uploaded file (players, plots, summary,
+downloads, the result's audio fetched back), Classify on the bundled example (bars), a description the
+crowd maps cannot resolve (the server's one line in the error box), the Words tab, the /docs page made
+from /openapi.json, and that nothing in the static files points at another host.
+
+Skipped only when Selenium, Chromium or chromedriver is not installed. Selenium Manager is never run
+(the driver's path is given), so nothing is downloaded. ``TIMBRELAB_STUDIO_SCREENSHOT=PATH`` also saves
+the Apply tab's screenshot there (docs/studio.png for the README).
+"""
+
+import os
+import re
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+selenium = pytest.importorskip("selenium", reason="selenium is not installed")
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+STATIC = Path(__file__).resolve().parents[1] / "src" / "timbrelab" / "studio" / "static"
+WAIT_S = 60
+
+
+def _browser_paths():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return chromium, driver
+
+
+@pytest.fixture(scope="module")
+def server():
+    from timbrelab.studio.app import StudioServer
+
+    with StudioServer(port=0) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def driver():
+    chromium, chromedriver = _browser_paths()
+    if not chromium or not chromedriver:
+        pytest.skip("the system Chromium and chromedriver are not installed (apt install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
+                "--disable-gpu", "--no-first-run", "--disable-extensions", "--mute-audio"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    try:
+        yield d
+    finally:
+        d.quit()
+
+
+def wait(driver, condition, message, timeout=WAIT_S):
+    """Wait for ``condition(driver)``; a visible error box on the page ends the wait early with its text."""
+
+    def check(d):
+        for box in d.find_elements(By.CSS_SELECTOR, '.error[role="alert"]'):
+            if box.is_displayed() and box.text.strip():
+                raise AssertionError(f"{message}: the page shows an error: {box.text}")
+        return condition(d)
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check)
+    except TimeoutException:
+        raise AssertionError(f"{message} (not within {timeout} s)") from None
+
+
+def visible_errors(driver):
+    return [b.text for b in driver.find_elements(By.CSS_SELECTOR, '.error[role="alert"]') if b.is_displayed()]
+
+
+def js_errors(driver):
+    """The page's JavaScript errors (console SEVERE entries other than failed requests, which the page shows)."""
+    try:
+        logs = driver.get_log("browser")
+    except WebDriverException:
+        return []
+    return [e["message"] for e in logs if e.get("level") == "SEVERE" and "Failed to load resource" not in e["message"]]
+
+
+def open_page(driver, server, tab="apply"):
+    driver.get("about:blank")  # a fresh page even when only the #tab differs
+    driver.get(f"{server.url}/#{tab}")
+    # /api/info has answered once the version is in the header
+    wait(driver, lambda d: d.find_element(By.ID, "version").text.startswith("v"), "the page did not load /api/info")
+
+
+def absolute(server, href):
+    return href if href.startswith("http") else server.url + href
+
+
+def test_static_files_are_offline():
+    names = sorted(p.name for p in STATIC.iterdir() if p.is_file())
+    assert {"index.html", "studio.css", "studio.js", "api.html"} <= set(names)
+    for name in names:
+        text = (STATIC / name).read_text(encoding="utf-8")
+        assert "http://" not in text and "https://" not in text, f"{name} names another host"
+        assert not re.search(r"""(src|href)\s*=\s*["']//""", text), f"{name} loads something protocol-relative"
+
+
+def test_apply_an_uploaded_file_shows_players_plots_and_downloads(driver, server, tmp_path):
+    from timbrelab.demo import example_path
+
+    t0 = time.monotonic()
+    open_page(driver, server)
+    # the sliders take their ranges from /api/info
+    eq = driver.find_element(By.ID, "apply-eq-amount")
+    assert (float(eq.get_attribute("min")), float(eq.get_attribute("max")), float(eq.get_attribute("value"))) == (-2, 2, 1)
+    assert float(driver.find_element(By.ID, "apply-reverb-amount").get_attribute("min")) == 0
+    assert not driver.find_element(By.ID, "apply-result").is_displayed()
+
+    driver.find_element(By.ID, "apply-file").send_keys(str(example_path()))
+    driver.find_element(By.ID, "apply-description").send_keys("warm")
+    submit = driver.find_element(By.ID, "apply-submit")
+    submit.click()
+    after = wait(driver, lambda d: d.find_element(By.ID, "apply-after").get_attribute("src") or False, "no result audio")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#apply-spectrum-plot svg path.series"), "no spectrum plot")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#apply-eq-plot svg path.series"), "no EQ plot")
+    assert driver.find_element(By.ID, "apply-result").is_displayed()
+    assert submit.is_enabled(), "the Apply button stays disabled after the answer"
+    assert "/api/files/" in after
+
+    # the players: before is the uploaded file, after the result
+    before = driver.find_element(By.ID, "apply-before").get_attribute("src")
+    assert "/api/files/" in before and before != after
+    summary = driver.find_element(By.ID, "apply-summary").text
+    assert "warm" in summary and "EQ" in summary
+    assert not visible_errors(driver)
+
+    # the plots have their axes: log-frequency ticks and a legend
+    spectrum = driver.find_element(By.CSS_SELECTOR, "#apply-spectrum-plot svg").get_attribute("innerHTML")
+    for label in ("100 Hz", "1 kHz", "10 kHz", "before", "after", "frequency"):
+        assert label in spectrum
+    assert "band gains" in driver.find_element(By.CSS_SELECTOR, "#apply-eq-plot svg").get_attribute("innerHTML")
+
+    # the downloads
+    audio_href = driver.find_element(By.ID, "apply-download").get_attribute("href")
+    settings_href = driver.find_element(By.ID, "apply-download-settings").get_attribute("href")
+    for href in (audio_href, settings_href):
+        assert href.startswith("/api/files/") or href.startswith(server.url + "/api/files/"), href
+    assert "--from-settings" in driver.find_element(By.ID, "apply-result").text
+
+    png = tmp_path / "studio-apply.png"
+    driver.execute_script("window.scrollTo(0, 0)")
+    assert driver.save_screenshot(str(png)) and png.stat().st_size > 10_000
+    if os.environ.get("TIMBRELAB_STUDIO_SCREENSHOT"):
+        target = Path(os.environ["TIMBRELAB_STUDIO_SCREENSHOT"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, target)
+
+    # the A/B toggle switches the active player
+    driver.find_element(By.ID, "apply-ab").click()
+    assert "active" in driver.find_element(By.CSS_SELECTOR, '.player[data-side="before"]').get_attribute("class")
+
+    # the result's audio, fetched as the browser would
+    for href in (after, audio_href):
+        with urllib.request.urlopen(absolute(server, href), timeout=30) as r:
+            data = r.read()
+        assert len(data) > 1000 and data[:4] == b"fLaC"
+    with urllib.request.urlopen(absolute(server, settings_href), timeout=30) as r:
+        assert b"{" in r.read(64)
+    assert not js_errors(driver)
+    print(f"apply in the browser: {time.monotonic() - t0:.1f} s")
+
+
+def test_classify_shows_bars_a_timeline_and_the_no_instrument_note(driver, server, tmp_path):
+    open_page(driver, server, tab="apply")
+    driver.find_element(By.ID, "tab-classify").click()
+    assert driver.find_element(By.ID, "tab-classify").get_attribute("aria-selected") == "true"
+    assert not driver.find_element(By.ID, "panel-apply").is_displayed()
+    driver.find_element(By.ID, "classify-use-example").click()
+    driver.find_element(By.ID, "classify-submit").click()
+    bars = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#classify-result .bars li"), "no classification bars")
+    assert len(bars) == 5
+    first = bars[0].text
+    assert "%" in first and re.search(r"\d+\.\d %", first)
+    widths = [b.find_element(By.CSS_SELECTOR, ".fill").get_attribute("style") for b in bars]
+    assert all("width" in w for w in widths)
+    # the example is ~10 s: four windows, drawn as a timeline with a legend
+    segments = driver.find_elements(By.CSS_SELECTOR, "#classify-timeline .seg")
+    assert len(segments) >= 2 and driver.find_elements(By.CSS_SELECTOR, "#classify-legend li")
+    assert not visible_errors(driver)
+
+    # silence: no bars, the answer's note instead
+    import numpy as np
+
+    from timbrelab.audio import write_audio
+
+    silence = tmp_path / "silence.wav"
+    write_audio(silence, np.zeros((2, 3 * 22050), np.float32), 22050, bit_depth="16")
+    driver.find_element(By.ID, "classify-file").send_keys(str(silence))
+    assert not driver.find_element(By.ID, "classify-use-example").is_selected()
+    driver.find_element(By.ID, "classify-submit").click()
+    note = driver.find_element(By.ID, "classify-note")
+    wait(driver, lambda d: note.is_displayed() and "silence.wav" in d.find_element(By.ID, "classify-name").text, "no note for silence")
+    assert "no instrument" in note.text
+    assert not driver.find_elements(By.CSS_SELECTOR, "#classify-bars li")
+    assert not js_errors(driver)
+
+
+def test_an_unresolvable_word_shows_the_servers_one_line(driver, server):
+    open_page(driver, server)
+    driver.find_element(By.ID, "apply-use-example").click()
+    driver.find_element(By.ID, "apply-description").send_keys("qzxv")
+    driver.find_element(By.ID, "apply-submit").click()
+    box = driver.find_element(By.ID, "apply-error")
+    WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(lambda d: box.is_displayed() and box.text.strip())
+    text = box.text.strip()
+    assert box.get_attribute("role") == "alert" and "error" in box.get_attribute("class").split()
+    assert "'qzxv' is not in the crowd maps" in text
+    assert "\n" not in text and "Traceback" not in text
+    assert driver.find_element(By.ID, "apply-submit").is_enabled()
+    assert not driver.find_element(By.ID, "apply-result").is_displayed()
+
+    # nothing chosen at all: the page says so without asking the server
+    open_page(driver, server)
+    driver.find_element(By.ID, "apply-description").send_keys("warm")
+    driver.find_element(By.ID, "apply-submit").click()
+    assert "bundled example" in driver.find_element(By.ID, "apply-error").text
+    assert not js_errors(driver)
+
+
+def test_words_tab_lists_filters_and_shows_a_word(driver, server):
+    open_page(driver, server, tab="words")
+    rows = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#words-body tr"), "no words listed")
+    assert len(rows) > 300
+    langs = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#words-lang option")]
+    assert "English" in langs and len(langs) >= 3
+
+    search = driver.find_element(By.ID, "words-search")
+    search.send_keys("church")
+    wait(driver, lambda d: 0 < len(d.find_elements(By.CSS_SELECTOR, "#words-body tr")) < 20, "the search did not filter")
+    row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#words-body tr")
+               if r.get_attribute("data-word") == "church" and r.get_attribute("data-effect") == "reverb")
+    row.click()
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#words-decay-plot svg path.series"), "no reverb decay plot")
+    assert "church" in driver.find_element(By.ID, "words-summary").text
+    assert "RT60" in driver.find_element(By.ID, "words-reverb-params").text
+
+    driver.find_element(By.ID, "words-audition").click()
+    wait(driver, lambda d: d.find_element(By.ID, "words-after").get_attribute("src") or False, "the audition gave no audio")
+    assert driver.find_element(By.ID, "words-players").is_displayed()
+    assert not visible_errors(driver)
+    assert not js_errors(driver)
+
+
+def test_docs_page_lists_every_path_from_openapi(driver, server):
+    import json
+
+    with urllib.request.urlopen(server.url + "/openapi.json", timeout=30) as r:
+        spec = json.load(r)
+    driver.get(server.url + "/docs")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#docs-paths section.op"), "the API page listed nothing")
+    text = driver.find_element(By.ID, "docs-paths").text
+    for path, item in spec["paths"].items():
+        assert path in text
+    for field in ("eq_amount", "reverb_amount", "match_loudness", "eq_word", "reverb_word", "description", "top"):
+        assert field in text
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#docs-paths section.op")) == sum(
+        len([m for m in item if m in ("get", "post", "put", "delete", "patch")]) for item in spec["paths"].values())
+    assert not visible_errors(driver)
+    assert not js_errors(driver)

@@ -42,24 +42,26 @@ def save(fig, path, dpi: int = 110, **kwargs) -> Path:
     return Path(path)
 
 
-def confusion_matrix(matrix, class_names, title: str = "", path=None):
+def confusion_matrix(matrix, class_names, title: str = "", path=None, true_names=None):
     """Row-normalised confusion matrix (true class per row, counts printed in the cells); returns the
-    ``Figure`` and, with ``path``, saves it."""
+    ``Figure`` and, with ``path``, saves it. ``true_names``: the rows' classes when they are not all of
+    ``class_names`` (the columns), e.g. only the classes a test set has: a rectangular matrix."""
     matrix = np.asarray(matrix)
-    n = len(class_names)
-    if matrix.shape != (n, n):
+    rows = list(class_names if true_names is None else true_names)
+    n_r, n_c = len(rows), len(class_names)
+    if matrix.shape != (n_r, n_c):
         from timbrelab.errors import BadParameterError
 
-        raise BadParameterError(f"confusion matrix: shape {matrix.shape} does not match {n} class names")
+        raise BadParameterError(f"confusion matrix: shape {matrix.shape} does not match {n_r} × {n_c} class names")
     m = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    fig = figure(figsize=(0.32 * n + 2.5, 0.32 * n + 2))
+    fig = figure(figsize=(0.32 * n_c + 2.5, 0.32 * n_r + 2))
     ax = fig.add_subplot()
     im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(n), class_names, rotation=90, fontsize=7)
-    ax.set_yticks(range(n), class_names, fontsize=7)
+    ax.set_xticks(range(n_c), class_names, rotation=90, fontsize=7)
+    ax.set_yticks(range(n_r), rows, fontsize=7)
     ax.set(xlabel="predicted", ylabel="true", title=title)
-    for i in range(n):
-        for j in range(n):
+    for i in range(n_r):
+        for j in range(n_c):
             if matrix[i, j]:
                 ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=5, color="w" if m[i, j] > 0.5 else "k")
     fig.colorbar(im, ax=ax, fraction=0.04)

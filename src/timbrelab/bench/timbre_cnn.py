@@ -399,9 +399,12 @@ def confusions(model, tests: dict, classes, name: str, seed: int, out_dir: Path)
     for t, w in tests.items():
         pred = clip_probabilities(model, w).argmax(axis=1)
         used = sorted(set(w.labels.tolist()) | set(pred.tolist()))
+        true = sorted(set(w.labels.tolist()))
         remap = {c: i for i, c in enumerate(used)}
         cm = confusion(np.array([remap[x] for x in w.labels]), np.array([remap[x] for x in pred]), len(used))
-        confusion_matrix(cm, [classes[c] for c in used], f"{name} (seed {seed}): {t} real recordings", out_dir / f"confusion_{t}.png")
+        cm = cm[[remap[c] for c in true]]  # rows: the classes the set has; columns: every answer given
+        confusion_matrix(cm, [classes[c] for c in used], f"{name} (seed {seed}): {t} real recordings", out_dir / f"confusion_{t}.png",
+                         true_names=[classes[c] for c in true])
 
 
 def _pm(m: dict) -> str:
@@ -471,3 +474,32 @@ def plot(r: dict, out_dir: Path) -> None:
         ax.title.set_fontsize(9)
     fig.suptitle(f"timbre CNNs, mean ± sd over {len(r['seeds'])} seeds (red: selected by validation accuracy)", fontsize=10)
     plots.save(fig, out_dir / "bench_timbre_cnn.png", dpi=110)
+    learning_curves(r, out_dir / "learning_curves.png")
+
+
+def learning_curves(r: dict, path: Path) -> None:
+    """Validation accuracy per epoch of every run (thin: one seed; thick: the mean over seeds), one panel
+    per model: whether the budget (max_epochs) stopped a model that was still improving."""
+    from timbrelab import plots
+
+    names = list(r["models"])
+    cols = min(3, len(names))
+    rows_n = (len(names) + cols - 1) // cols
+    fig = plots.figure(figsize=(4.2 * cols, 2.8 * rows_n + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows_n, cols, sharey=True, squeeze=False)).ravel()
+    for ax, n in zip(axes, names):
+        curves = [[h["val_accuracy"] for h in run["history"]] for run in r["runs"] if run["model"] == n]
+        for c in curves:
+            ax.plot(range(1, len(c) + 1), c, color="#9ecae1", lw=0.8)
+        longest = max(len(c) for c in curves)
+        mean = [np.mean([c[e] for c in curves if len(c) > e]) for e in range(longest)]
+        ax.plot(range(1, longest + 1), mean, "o-", color="#08519c", ms=3, lw=1.6, label="mean over seeds")
+        ax.set(title=n, xlabel="epoch", ylim=(0, 1))
+        ax.title.set_fontsize(9)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("validation accuracy")
+    axes[0].legend(fontsize=7)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(f"validation clip accuracy per epoch ({r['validation_source']}, a training source held out)", fontsize=10)
+    plots.save(fig, path, dpi=110)

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "timbrelab.commands.classify",
     "timbrelab.commands.train",
     "timbrelab.commands.studio",
+    "timbrelab.commands.probe",
 ]
 #: benchmark modules (each has register(bench_subparsers))
 BENCH_MODULES = [

@@ -4,6 +4,7 @@
   confusion matrices (the timbre CNN's tables).
 - ``separation``: SDR, SI-SDR, their improvements over the mixture, spectral correlation and MSE.
 - ``crossval``: the word-disjoint cross-validation harness (word2fx, the probe).
+- ``ranking``: reciprocal rank, AUC of one ranking, the exact chance MRR (the probe's SocialFX ranking).
 
 Modules are imported on demand (``from timbrelab.eval.classification import single_label_scores``).
 """

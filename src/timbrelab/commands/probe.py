@@ -2,7 +2,8 @@
 
 ``timbrelab probe exp2`` runs experiment 2 (:mod:`timbrelab.probe.experiment2`) and prints markdown
 tables: the release's four models beside the embedder, per effect and overall, then the per-descriptor
-↑ / – / ↓ table.
+↑ / – / ↓ table. ``timbrelab probe exp1`` runs experiment 1 (:mod:`timbrelab.probe.experiment1`) on a
+ratings table the user supplies and prints its statistics beside the release's.
 """
 
 from __future__ import annotations
@@ -26,9 +27,29 @@ def register(sub) -> None:
     p = sub.add_parser("probe", help="do language–audio embeddings encode timbre? (Deng, Pardo & Pappas)",
                        description=("The timbre-semantics probe of Deng, Pardo & Pappas, pointed at any embedder: "
                                     "a built-in name, an installed entry point of the group timbrelab.embedders, or package.module:factory."),
-                       epilog="examples:\n  timbrelab probe exp2 --embedder my_package.probe:make_embedder\n  timbrelab probe exp2 --embedder my-clap --json exp2.json\n")
+                       epilog="examples:\n  timbrelab probe exp2 --embedder my_package.probe:make_embedder\n  timbrelab probe exp2 --embedder my-clap --json exp2.json\n"
+                              "  timbrelab probe exp1 --ratings ccmusic_timbre.csv --embedder my-clap\n")
     probe_sub = p.add_subparsers(dest="probe", metavar="EXPERIMENT")
     probe_sub.required = True
+    e1 = probe_sub.add_parser(
+        "exp1",
+        help="experiment 1: does the embedding agree with human timbre ratings?",
+        description=(
+            "Experiment 1 of Deng, Pardo & Pappas's release on a ratings table you supply (CSV: instrument, audio, then one "
+            "column per descriptor with the mean human rating; see timbrelab.probe.experiment1 for CCMusic's data). "
+            "cos(audio, descriptor) per instrument and descriptor (text = the bare descriptor); Pearson / Spearman across "
+            "instruments per descriptor and across descriptors per instrument; counts of positive correlations, beside "
+            "the release's four models."
+        ),
+        epilog="examples:\n  timbrelab probe exp1 --ratings ccmusic_timbre.csv --embedder my_package.probe:make_embedder\n"
+               "  timbrelab probe exp1 --ratings ratings.csv --embedder my-clap --json exp1.json\n",
+    )
+    e1.add_argument("--ratings", required=True, metavar="TABLE.csv", help="the ratings table (instrument, audio, descriptor columns)")
+    e1.add_argument("--embedder", required=True, metavar="SPEC", help="a built-in name, an entry-point name, or package.module:factory")
+    e1.add_argument("--embedder-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="passed to the embedder's factory (repeatable), e.g. checkpoint=FILE")
+    e1.add_argument("--json", metavar="FILE", help="write every figure, with provenance, as JSON")
+    e1.set_defaults(func=run_exp1)
     e = probe_sub.add_parser(
         "exp2",
         help="experiment 2: does the embedding follow an effect towards its word?",
@@ -145,4 +166,61 @@ def run_exp2(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "probe_exp2.json", text)
         atomic_write_text(out / "probe_exp2.md", md)
+    return 0
+
+
+def markdown_exp1(record: dict, name: str) -> str:
+    """Experiment 1's tables: the counts (the release's models, then ours), per descriptor, per instrument."""
+    ref = record["reference"]["experiment1"]
+    ours = record[name]
+    lines = ["## Experiment 1: does cos(audio, descriptor) follow the human ratings?", "",
+             f"Reference rows: {record['reference']['citation']}, on CCMusic's ratings; ours on {record['protocol']['table']}.", "",
+             "| model | descriptors with r > 0 | with ρ > 0 | mean r over descriptors | instruments with r > 0 |", "|---|---|---|---|---|"]
+    for m, r in ref.items():
+        lines.append(f"| {m} (release) | {r['positive_descriptors']}/{r['n_descriptors']} | {r['positive_descriptors_spearman']}/{r['n_descriptors']} "
+                     f"| {r['mean_descriptor_pearson']:+.3f} | – |")
+    lines.append(f"| **{name}** | **{ours['positive_descriptors']}/{ours['n_descriptors']}** | **{ours['positive_descriptors_spearman']}/{ours['n_descriptors']}** "
+                 f"| **{ours['mean_descriptor_pearson']:+.3f}** | **{ours['positive_instruments']}/{ours['n_instruments']}** |")
+    models = list(ref)
+    lines += ["", "### Per descriptor (Pearson r across instruments)", "",
+              "| descriptor | " + " | ".join(f"{m} (release)" for m in models) + f" | **{name}** r | **{name}** ρ |",
+              "|---" * (len(models) + 3) + "|"]
+    for d in record["per_descriptor"]:
+        refs = [ref[m]["descriptors"].get(d["descriptor"]) for m in models]
+        lines.append(f"| {d['descriptor']} | " + " | ".join(f"{x['pearson']:+.3f}" if x else "–" for x in refs)
+                     + f" | **{d['pearson']:+.3f}** | **{d['spearman']:+.3f}** |")
+    lines += ["", "### Per instrument (Pearson r across descriptors)", "", "| instrument | r | ρ |", "|---|---|---|"]
+    lines += [f"| {i['instrument']} | {i['pearson']:+.3f} | {i['spearman']:+.3f} |" for i in record["per_instrument"]]
+    lines += [f"Note: {n}." for n in record["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def run_exp1(args) -> int:
+    import shlex
+    from pathlib import Path
+
+    from timbrelab.errors import BadParameterError
+    from timbrelab.io_utils import atomic_write_text
+    from timbrelab.probe.embedders import load_embedder
+    from timbrelab.probe.experiment1 import load_ratings, run_experiment1
+    from timbrelab.probe.reference import provenance as reference_provenance
+    from timbrelab.provenance import markdown_footer, provenance
+
+    embedder = load_embedder(args.embedder, **_options(args.embedder_option))
+    if args.json is not None and not Path(args.json).parent.exists():
+        raise BadParameterError(f"{args.json}: the folder {Path(args.json).parent} does not exist")
+    table = load_ratings(args.ratings)
+    result = run_experiment1(embedder, table)
+    record = result.to_dict()
+    if sys.argv[1:3] == ["probe", "exp1"]:
+        command = " ".join(["timbrelab", *map(shlex.quote, sys.argv[1:])])
+    else:
+        command = " ".join(["timbrelab probe exp1 --ratings", shlex.quote(str(args.ratings)), "--embedder", shlex.quote(args.embedder),
+                            *[x for o in args.embedder_option for x in ("--embedder-option", shlex.quote(o))],
+                            *(["--json", shlex.quote(str(args.json))] if args.json else [])])
+    record["provenance"] = provenance(command, reference_data=reference_provenance())
+    md = markdown_exp1(record, result.embedder) + "\n" + markdown_footer(record["provenance"]) + "\n"
+    print(md, end="")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     return 0

@@ -64,6 +64,8 @@ class Embedder(Protocol):
 
 
 def _is_embedder(obj) -> bool:
+    if isinstance(obj, type):  # a class with a class-level ``name`` is a factory to call, not an embedder
+        return False
     return all(callable(getattr(obj, m, None)) for m in ("embed_audio", "embed_text")) and isinstance(getattr(obj, "name", None), str)
 
 

@@ -33,6 +33,7 @@ BENCH_MODULES = [
     "timbrelab.bench.timbre_cnn",
     "timbrelab.bench.timbre_cnn_ablation",
     "timbrelab.bench.speed",
+    "timbrelab.bench.probe",
 ]
 
 

@@ -1,0 +1,213 @@
+"""`timbrelab bench probe`: the timbre-semantics probe for every built-in embedder (and any other given).
+
+Runs, for the embedders of :data:`timbrelab.probe.embedders.BUILTIN_EMBEDDERS` plus each
+``--embedder SPEC``:
+
+- **experiment 2** (:mod:`timbrelab.probe.experiment2`): the release's 40 words at strengths
+  0.2 … 1.0 on guitar, piano and their mixture; the five figures per effect and overall beside the
+  release's four models, the per-descriptor ↑ / – / ↓ table;
+- **the SocialFX ranking** (:mod:`timbrelab.probe.socialfx_rank`): contributions rendered on guitar
+  and piano, the contributor's word ranked among held-out words — MRR, AUC, top-1 against chance and
+  the fold-fitted word → effect text-only reference.
+
+Writes ``bench_probe.json`` (every figure, with provenance), ``bench_probe.md`` and two PNGs:
+``bench_probe.png`` — Δ against strength like the release's Figure 4 (mean Δ over the sources at
+each strength, one line per word, a panel per effect, a row per embedder) — and
+``bench_probe_ranking.png`` (MRR per embedder and scoring beside chance and the text reference).
+
+There is no built-in embedder yet (timbrelab's own TimbreCLAP registers there when it ships): until
+then the bench needs ``--embedder SPEC`` and says so. ``--quick``: 2 words per effect, 3 strengths,
+0.5 s excerpts; ranking on one fold per effect, 1 contribution per word, 5 reverb words (seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+DEFAULT_OUT = "reports/probe"
+QUICK_WORDS = 2
+QUICK_STRENGTHS = (0.2, 0.6, 1.0)
+QUICK_EXCERPT_S = 0.5
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "probe",
+        help="the timbre-semantics probe (experiment 2 + SocialFX ranking) for every built-in embedder",
+        description=(
+            "Deng, Pardo & Pappas's experiment 2 (does the embedding move towards 'a <word> sound' as timbrelab's EQ / reverb "
+            "for the word grows?) and the SocialFX ranking (is the word a person gave for a processed sound ranked first among "
+            "held-out words?) for every built-in embedder and each --embedder; JSON, markdown, Figure-4-style Δ curves."
+        ),
+        epilog=(
+            "examples:\n"
+            "  timbrelab bench probe                                   # every built-in embedder\n"
+            "  timbrelab bench probe --embedder my_package.probe:make_embedder --embedder my-clap\n"
+            "  timbrelab bench probe --embedder my-clap --quick        # seconds: a smoke run\n"
+        ),
+    )
+    p.add_argument("--embedder", action="append", default=[], metavar="SPEC",
+                   help="an embedder besides the built-in ones: an entry-point name or package.module:factory (repeatable)")
+    p.add_argument("--embedder-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="passed to the factory of every --embedder (repeatable), e.g. checkpoint=FILE")
+    p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_probe.json)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the markdown and PNGs (default {DEFAULT_OUT})")
+    p.add_argument("--no-ranking", action="store_true", help="experiment 2 only (skip the SocialFX ranking)")
+    p.add_argument("--quick", action="store_true", help="a tiny run: few words, strengths, contributions, 0.5 s excerpts (for tests)")
+    p.set_defaults(func=run)
+
+
+def embedders(specs: list[str], options: dict) -> list:
+    """The built-in embedders, then each spec; none at all → BadParameterError saying there is no built-in one yet."""
+    from timbrelab.errors import BadParameterError
+    from timbrelab.probe.embedders import BUILTIN_EMBEDDERS, load_embedder
+
+    if not BUILTIN_EMBEDDERS and not specs:
+        raise BadParameterError("there is no built-in embedder yet (timbrelab's own TimbreCLAP will register when it ships): "
+                                "give one with --embedder SPEC (an entry-point name or package.module:factory; repeatable)")
+    return [load_embedder(n) for n in sorted(BUILTIN_EMBEDDERS)] + [load_embedder(s, **options) for s in specs]
+
+
+def run(args) -> int:
+    from timbrelab.bench.provenance import report_provenance
+    from timbrelab.commands.probe import _options
+    from timbrelab.io_utils import atomic_write_text
+    from timbrelab.probe import experiment2 as E2
+    from timbrelab.probe import socialfx_rank as SR
+    from timbrelab.probe.embedders import BUILTIN_EMBEDDERS
+    from timbrelab.probe.reference import experiment2_config
+    from timbrelab.probe.reference import provenance as reference_provenance
+
+    embs = embedders(list(args.embedder), _options(args.embedder_option))
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = Path(args.json) if args.json else out_dir / "bench_probe.json"
+    cfg = experiment2_config()
+    excerpt_s = QUICK_EXCERPT_S if args.quick else E2.DEFAULT_EXCERPT_S
+    words = {e: list(ws[:QUICK_WORDS]) for e, ws in cfg.descriptors.items()} if args.quick else None
+    strengths = QUICK_STRENGTHS if args.quick else None
+
+    t0 = time.perf_counter()
+    sources = E2.default_sources(excerpt_s)
+    exp2 = E2.run_experiment2(embs, sources=sources, words=words, strengths=strengths)
+    t_exp2 = time.perf_counter() - t0
+    ranking = None
+    if not args.no_ranking:
+        rank_sources = [s for s in sources if s.name in ("guitar", "piano")]
+        if not args.quick:
+            rank_sources = SR.default_sources(SR.DEFAULT_EXCERPT_S)
+        quick = {"eq_folds": [1], "reverb_folds": [1], "max_per_word": 1, "max_reverb_words": 5} if args.quick else {}
+        ranking = SR.run_socialfx_ranking(embs, sources=rank_sources, **quick)
+    wall = time.perf_counter() - t0
+    names = [r.embedder for r in exp2.results]
+    result = {
+        "benchmark": "probe",
+        "provenance": report_provenance("probe", args),
+        "quick": bool(args.quick),
+        "embedders": names,
+        "builtin_embedders": sorted(BUILTIN_EMBEDDERS),
+        "experiment2": exp2.to_dict(),
+        "socialfx_ranking": ranking.to_dict() if ranking is not None else None,
+        "reference_data": reference_provenance(),
+        "seconds": {"experiment2": round(t_exp2, 1), "total": round(wall, 1)},
+    }
+    md = markdown(result)
+    figure4(result["experiment2"], names, out_dir / "bench_probe.png", quick=args.quick)
+    if ranking is not None:
+        ranking_figure(result["socialfx_ranking"], names, out_dir / "bench_probe_ranking.png")
+    atomic_write_text(json_path, json.dumps(result, indent=1, ensure_ascii=False, default=float) + "\n")
+    atomic_write_text(out_dir / "bench_probe.md", md)
+    print(md)
+    print(f"wrote {json_path}, {out_dir / 'bench_probe.md'}, {out_dir / 'bench_probe.png'}" + (f", {out_dir / 'bench_probe_ranking.png'}" if ranking else "")
+          + f" ({wall:.0f} s)")
+    return 0
+
+
+def markdown(r: dict) -> str:
+    from timbrelab.bench.provenance import markdown_footer
+    from timbrelab.commands.probe import markdown as exp2_markdown
+
+    names = r["embedders"]
+    lines = [("**Quick run** (2 words per effect, 3 strengths, 0.5 s excerpts; ranking on one fold, 1 contribution per word): "
+              "not for comparison.\n") if r["quick"] else "", exp2_markdown(r["experiment2"], names)]
+    rank = r["socialfx_ranking"]
+    if rank is not None:
+        p = rank["protocol"]
+        lines += ["## SocialFX ranking: is the contributor's word ranked first among held-out words?", "",
+                  f"EQ: Venkatesh et al. folds {p['eq_folds']} ({p['eq_candidates']}); reverb: word → reverb folds {p['reverb_folds']} "
+                  f"({p['reverb_candidates']}); ≤ {p['max_per_word']} contributions per word (seed {p['seed']}); prompt {p['prompt']}. "
+                  "Scores averaged over the sources: processed = cos(processed, text); delta = cos(processed, text) − cos(original, text); "
+                  "change = cos(embed(processed) − embed(original), text). Chance MRR = H_n / n per query (exact).", "",
+                  "| effect | ranker | scoring | MRR | chance MRR | AUC | top-1 | queries |", "|---|---|---|---|---|---|---|---|"]
+        for effect in p["effects"]:
+            ref = rank["text_reference"].get(effect)
+            if ref:
+                lines.append(f"| {effect} | text-only reference (word → {effect} model, fold-fitted) | − MAE of settings | {ref['mrr']:.3f} "
+                             f"| {ref['chance_mrr']:.3f} | {ref['auc']:.3f} | {ref['top1_rate']:.3f} | {ref['queries']} |")
+            for n in names:
+                for sc, s in rank[n][effect].items():
+                    lines.append(f"| {effect} | **{n}** | {sc} | **{s['mrr']:.3f}** | {s['chance_mrr']:.3f} | {s['auc']:.3f} | {s['top1_rate']:.3f} | {s['queries']} |")
+        lines.append("")
+    lines += [f"Run time: {r['seconds']['total']:.0f} s (experiment 2: {r['seconds']['experiment2']:.0f} s).", "", markdown_footer(r["provenance"])]
+    return "\n".join(lines) + "\n"
+
+
+def figure4(exp2: dict, names: list[str], path: Path, quick: bool = False) -> None:
+    """Δ against strength like the release's Figure 4: mean Δ over sources per strength, a line per word,
+    a panel per effect (columns) and embedder (rows)."""
+    import numpy as np
+
+    from timbrelab import plots
+
+    effects = [e for e in ("eq", "reverb") if any(r["effect"] == e for r in exp2["per_word"])]
+    fig, axes = plots.subplots(len(names), len(effects), figsize=(5.5 * len(effects), 3.6 * len(names)), squeeze=False)
+    for i, n in enumerate(names):
+        for j, effect in enumerate(effects):
+            ax = axes[i, j]
+            rows = [r for r in exp2["per_word"] if r["embedder"] == n and r["effect"] == effect]
+            words = list(dict.fromkeys(r["word"] for r in rows))
+            colours = plots_colours(len(words))
+            for w, c in zip(words, colours):
+                rw = [r for r in rows if r["word"] == w]
+                ax.plot(rw[0]["strengths"], np.mean([r["deltas"] for r in rw], axis=0), "o-", ms=3, lw=1.2, color=c, label=w)
+            ax.axhline(0, color="k", lw=0.6)
+            ax.set(xlabel="strength", ylabel="mean Δ over sources", title=f"{n}: {'EQ' if effect == 'eq' else 'reverb'}")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=5.5, ncol=2, loc="best")
+    fig.suptitle("Δ = cos(processed, 'a <word> sound') − cos(original, same) against effect strength" + (" — QUICK" if quick else ""), fontsize=10)
+    fig.tight_layout()
+    plots.save(fig, path, dpi=100)
+
+
+def plots_colours(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    return [cmap(k % 20) for k in range(n)]
+
+
+def ranking_figure(rank: dict, names: list[str], path: Path) -> None:
+    """MRR per embedder and scoring, per effect, beside chance and the text-only reference."""
+    from timbrelab import plots
+
+    effects = rank["protocol"]["effects"]
+    fig, axes = plots.subplots(1, len(effects), figsize=(5 * len(effects), 0.5 * 3 * len(names) + 2), squeeze=False)
+    for ax, effect in zip(axes[0], effects):
+        labels, values = [], []
+        for n in names:
+            for sc, s in rank[n][effect].items():
+                labels.append(f"{n}: {sc}")
+                values.append(s["mrr"])
+        ax.barh(labels, values, color="#08519c")
+        first = rank[names[0]][effect]["delta"]
+        ax.axvline(first["chance_mrr"], color="k", ls="--", lw=1, label=f"chance {first['chance_mrr']:.3f}")
+        ref = rank["text_reference"].get(effect)
+        if ref:
+            ax.axvline(ref["mrr"], color="#e6550d", ls="-.", lw=1.2, label=f"text-only reference {ref['mrr']:.3f}")
+        ax.invert_yaxis()
+        ax.set(xlim=(0, 1), xlabel="mean reciprocal rank", title=f"SocialFX {effect}: contributor's word among held-out words")
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    plots.save(fig, path, dpi=100)

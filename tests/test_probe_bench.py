@@ -1,0 +1,33 @@
+"""`timbrelab bench probe`: the quick run on the crowd-curve toy embedder (tests/probe_toys.py), and
+the message when no embedder is given while timbrelab has no built-in one."""
+
+from __future__ import annotations
+
+import pytest
+
+from timbrelab.probe.embedders import BUILTIN_EMBEDDERS
+
+
+def test_no_builtin_embedder_yet_says_so(cli, tmp_path):
+    if BUILTIN_EMBEDDERS:
+        pytest.skip("timbrelab has a built-in embedder now")
+    code, out, err = cli("bench", "probe", "--quick", "--out", tmp_path)
+    assert code != 0 and err.count("\n") == 1 and "there is no built-in embedder yet" in err and "--embedder SPEC" in err
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_quick_run_writes_json_markdown_and_figures(bench_run):
+    run = bench_run("probe")
+    assert run.code == 0, run.err
+    r = run.report
+    assert r["benchmark"] == "probe" and r["quick"] and r["embedders"] == ["crowd-eq"]
+    e2 = r["experiment2"]["crowd-eq"]
+    assert set(e2) == {"eq", "reverb", "all"} and 0 <= e2["eq"]["positive_slope_rate"] <= 1
+    assert e2["eq"]["positive_slope_rate"] == 1.0  # the toy's text vector is the crowd curve: EQ moves it towards the word
+    rank = r["socialfx_ranking"]
+    assert rank["crowd-eq"]["eq"]["change"]["mrr"] > 2 * rank["crowd-eq"]["eq"]["change"]["chance_mrr"]
+    assert set(rank["text_reference"]) == {"eq", "reverb"}
+    for name in ("bench_probe.md", "bench_probe.png", "bench_probe_ranking.png"):
+        assert (run.out_dir / name).stat().st_size > 0
+    md = (run.out_dir / "bench_probe.md").read_text()
+    assert "| MuQ-MuLan (release) |" in md and "## SocialFX ranking" in md and "text-only reference" in md

@@ -12,7 +12,11 @@ An instrument anyone can point at any embedder (issue 12):
   ``probe/data/`` by ``scripts/sync_data.py``;
 - :mod:`timbrelab.probe.experiment2` — experiment 2 as the release does it: timbrelab's own Audealize
   EQ and reverb at growing strength, Δ = cos(processed, text) − cos(original, text), slopes and
-  correlations over strengths.
+  correlations over strengths;
+- :mod:`timbrelab.probe.experiment1` — experiment 1 on a ratings table the user supplies (e.g. CCMusic's,
+  converted; not redistributed): similarity vs human ratings per descriptor and per instrument;
+- :mod:`timbrelab.probe.socialfx_rank` — SocialFX contributions rendered by timbrelab's EQ / reverb,
+  the contributor's word ranked among held-out words (MRR, AUC) against chance and a text-only reference.
 
 This is a capability: it imports the shared ground and the other capabilities (``fx``), never the
 service, the CLI or the studio (``timbrelab probe`` is the shell in :mod:`timbrelab.commands.probe`).

@@ -18,12 +18,13 @@ from timbrelab.dsp.eq import BAND_CENTERS_HZ
 EDGES_HZ = np.r_[10.0, np.sqrt(BAND_CENTERS_HZ[:-1] * BAND_CENTERS_HZ[1:]), 21000.0]
 
 
-def band_levels_db(audio, sample_rate) -> np.ndarray:
-    """40 band levels in dB at the SocialEQ band centres, mean removed (float64 ``(40,)``)."""
+def band_levels_db(audio, sample_rate, edges_hz=EDGES_HZ) -> np.ndarray:
+    """Band levels in dB between ``edges_hz`` (default: 40 bands at the SocialEQ band centres), mean
+    removed (float64 ``(len(edges_hz) - 1,)``)."""
     x = np.asarray(audio, np.float64).mean(axis=0)
     power = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(x.size, 1 / sample_rate)
-    e = np.array([power[(f >= lo) & (f < hi)].sum() for lo, hi in zip(EDGES_HZ[:-1], EDGES_HZ[1:])])
+    e = np.array([power[(f >= lo) & (f < hi)].sum() for lo, hi in zip(edges_hz[:-1], edges_hz[1:])])
     db = 10 * np.log10(e + 1e-12)
     return db - db.mean()
 

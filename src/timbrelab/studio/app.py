@@ -472,7 +472,7 @@ def _url(settings: StudioSettings, sock: socket.socket) -> str:
     return f"http://{host}:{sock.getsockname()[1]}"
 
 
-def _server(app, sock):
+def _server(app):
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
@@ -488,7 +488,7 @@ def serve(settings: StudioSettings, open_browser: bool = False, on_ready=None) -
     app = create_app(settings)
     atexit.register(app.state.store.close)
     url = _url(settings, sock)
-    server = _server(app, sock)
+    server = _server(app)
 
     def ready():
         while not server.started and not server.should_exit:
@@ -525,7 +525,7 @@ class StudioServer:
         self._sock = _bind(settings.check())
         self.app = create_app(settings, service=self.service)
         self.url = _url(settings, self._sock)
-        self._server = _server(self.app, self._sock)
+        self._server = _server(self.app)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
         self._thread.start()
         t0 = time.monotonic()

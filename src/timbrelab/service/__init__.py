@@ -7,6 +7,11 @@ word loads no model at all). There are no module-level model caches and no proce
 two services (say, a test's and the studio's) never share state, and the word → effect fallback is
 an argument, not a global.
 
+The language–audio embedder of ``describe`` / ``embed`` / ``search`` is one more such model: given as a
+spec (``Service(embedder="timbreclap")``, the default; any spec :func:`timbrelab.probe.embedders.load_embedder`
+takes, or an embedder object), loaded on first use and held, with the text embeddings of the describe
+vocabulary, until :meth:`Service.close`.
+
 >>> from timbrelab.service import Service
 >>> with Service() as s:
 ...     s.plan("warm, small room").summary().splitlines()[0]
@@ -15,7 +20,12 @@ an argument, not a global.
 
 from __future__ import annotations
 
+import threading
 from typing import Iterable
+
+#: the embedder ``describe`` / ``embed`` / ``search`` use unless told otherwise: timbrelab's own
+#: language–audio model (a built-in name of ``timbrelab.probe.embedders.BUILTIN_EMBEDDERS``)
+DEFAULT_EMBEDDER = "timbreclap"
 
 
 class Service:
@@ -23,13 +33,20 @@ class Service:
 
     ``fallback``: the strategy for words in no crowd map (default: the shipped word → EQ / reverb
     models, loaded through this service); ``loader``: how a model is loaded by name (default
-    :func:`timbrelab.models.load`).
+    :func:`timbrelab.models.load`); ``embedder``: the language–audio embedder's spec or object (default
+    :data:`DEFAULT_EMBEDDER`) and ``embedder_options`` the options for its factory.
     """
 
-    def __init__(self, fallback=None, loader=None):
+    def __init__(self, fallback=None, loader=None, embedder=None, embedder_options: dict | None = None):
         self._models: dict = {}
         self._loader = loader
         self._fallback = fallback
+        self._embedder_spec = DEFAULT_EMBEDDER if embedder is None else embedder
+        self._embedder_options = dict(embedder_options or {})
+        self._embedder = None
+        self._scorer = None
+        self._embedder_lock = threading.Lock()
+        self._search_lock = threading.Lock()
 
     # --- model lifetimes ---
     def model(self, name: str):
@@ -49,6 +66,7 @@ class Service:
     def close(self) -> None:
         """Drop every loaded model (their memory is freed when nothing else holds them)."""
         self._models.clear()
+        self._embedder = self._scorer = None
 
     def __enter__(self) -> "Service":
         return self
@@ -132,3 +150,82 @@ class Service:
                 "eq": eq_view(plan.eq) if plan.eq is not None else None,
                 "reverb": reverb_view(plan.reverb) if plan.reverb is not None else None}
 
+
+    # --- sounds in words: describe, embed, search (the language–audio embedder) ---
+    @property
+    def embedder_spec(self) -> str:
+        """The embedder as configured: its spec, or the name of an embedder object given."""
+        spec = self._embedder_spec
+        return spec if isinstance(spec, str) else str(getattr(spec, "name", type(spec).__name__))
+
+    def embedder(self):
+        """The language–audio embedder, loaded on first use and held.
+
+        Raises MissingComponentError (one line) when the default model is not installed, and the
+        loader's BadParameterError for any other spec that does not give an embedder.
+        """
+        with self._embedder_lock:
+            if self._embedder is None:
+                from timbrelab.errors import MissingComponentError, TimbrelabError
+                from timbrelab.probe.embedders import BUILTIN_EMBEDDERS, load_embedder
+
+                spec = self._embedder_spec
+                try:
+                    self._embedder = load_embedder(spec, **self._embedder_options)
+                except TimbrelabError as exc:
+                    if spec == DEFAULT_EMBEDDER and spec not in BUILTIN_EMBEDDERS and str(exc).startswith("unknown embedder"):
+                        raise MissingComponentError(
+                            f"the language–audio model '{spec}' is not installed in this timbrelab (TimbreCLAP has not shipped yet); "
+                            "give --embedder SPEC: an installed embedder's name or package.module:factory") from None
+                    raise
+            return self._embedder
+
+    def word_scorer(self):
+        """The describe vocabulary embedded by the embedder (:class:`timbrelab.probe.describe.WordScorer`), made once."""
+        emb = self.embedder()
+        with self._embedder_lock:
+            if self._scorer is None or self._scorer.embedder is not emb:
+                from timbrelab.probe.describe import WordScorer
+
+                self._scorer = WordScorer(emb)
+            return self._scorer
+
+    def embedder_info(self) -> dict:
+        """The embedder's name, fingerprint and dimension, and the describe vocabulary's size (loads both)."""
+        from timbrelab.probe.describe import embedder_fingerprint
+
+        emb, scorer = self.embedder(), self.word_scorer()
+        return {"spec": self.embedder_spec, "name": emb.name, "fingerprint": embedder_fingerprint(emb), "dim": scorer.dim,
+                "vocabulary": len(scorer.words), "centred": scorer.center is not None}
+
+    def describe_file(self, path, top: int = 8):
+        """The instrument (top-1 of the shipped timbre CNN, through :meth:`classify_file`, or "no instrument")
+        and the ``top`` timbre words of the file (:class:`timbrelab.probe.describe.Description`)."""
+        from timbrelab.probe.describe import Description, embed_audio_file
+        from timbrelab.timbre_cnn.data import NO_INSTRUMENT
+
+        scorer = self.word_scorer()
+        top = scorer.check_top(top)
+        words = scorer.top(embed_audio_file(self.embedder(), path), top)
+        c = self.classify_file(path, top=1)
+        if c.no_instrument or not c.top:
+            instrument, probability, none = NO_INSTRUMENT, c.probabilities.get(NO_INSTRUMENT, 0.0), True
+        else:
+            (instrument, probability), none = c.top[0], False
+        return Description(str(path), instrument, float(probability), none, words, self.embedder().name)
+
+    def embed_file(self, path):
+        """The embedder's audio embedding of a file: float64 ``(d,)``, as the embedder gives it."""
+        from timbrelab.probe.describe import embed_audio_file
+
+        return embed_audio_file(self.embedder(), path)
+
+    def search(self, query: str, folder, top: int = 10, rebuild: bool = False, progress: bool | None = False, on_fail=None):
+        """The audio files under ``folder`` ranked by cosine with ``query``'s text embedding, the folder's
+        index brought up to date first (:func:`timbrelab.probe.search.search`). One search at a time per
+        service, so two requests for one folder never embed the same files twice."""
+        from timbrelab.probe.search import search
+
+        emb = self.embedder()
+        with self._search_lock:
+            return search(emb, query, folder, top=top, rebuild=rebuild, progress=progress, on_fail=on_fail)

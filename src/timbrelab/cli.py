@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "timbrelab.commands.train",
     "timbrelab.commands.studio",
     "timbrelab.commands.probe",
+    "timbrelab.commands.describe",
 ]
 #: benchmark modules (each has register(bench_subparsers))
 BENCH_MODULES = [

@@ -31,7 +31,7 @@ def service():
         yield s
 
 
-def make_client(service, **settings):
+def make_client(service, embedder=None, **settings):
     from fastapi.testclient import TestClient
 
     from timbrelab.studio.app import StudioSettings, create_app
@@ -40,7 +40,7 @@ def make_client(service, **settings):
 
     class Shared(Service):  # the module's loaded models, but the app may not close them
         def __init__(self):
-            super().__init__()
+            super().__init__(embedder=embedder)
             self._models = service._models
 
         def close(self):
@@ -257,6 +257,107 @@ def test_the_page_loads_nothing_from_the_network():
         text = path.read_text(encoding="utf-8", errors="replace")
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), f"{name} names a network address"
         assert "@import url" not in text and "fonts.googleapis" not in text
+
+
+# ------------------------------------------------------------------------------------- describe & search
+
+TOY = "describe_toys:band_embedder"  # tests/describe_toys.py: "bright" ↔ the high bands, a known answer
+
+
+@pytest.fixture
+def toy_client(service, tmp_path, monkeypatch):
+    monkeypatch.setenv("TIMBRELAB_CACHE", str(tmp_path / "cache"))
+    c, app = make_client(service, embedder=TOY)
+    with c:
+        yield c
+    assert not app.state.store.root.exists(), "the temporary folder outlived the app"
+
+
+def _tree(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_describe_answers_what_the_cli_answers(toy_client, cli, tmp_path):
+    import describe_toys
+
+    p = describe_toys.write_sounds(tmp_path / "s")["bright"]
+    info = toy_client.get("/api/embedder").json()
+    assert info == {"spec": TOY, "name": "toy-bands", "fingerprint": "toy-bands", "dim": 8, "vocabulary": 553, "centred": False}
+    r = toy_client.post("/api/describe", files={"file": ("my bright.wav", p.read_bytes(), "audio/wav")}, data={"top": "3"})
+    assert r.status_code == 200, r.text
+    j = r.json()
+    code, out, err = cli("describe", p, "--top", "3", "--json", "--embedder", TOY)
+    want = json.loads(out)[0]
+    assert code == 0 and {k: j[k] for k in ("instrument", "probability", "no_instrument", "words")} == {
+        k: want[k] for k in ("instrument", "probability", "no_instrument", "words")}
+    assert {w["word"] for w in j["words"]} <= {"bright", "tinny", "crisp", "shrill", "thin"}
+    assert j["path"] == j["input"]["name"] == "my bright.wav" and str(tmp_path) not in r.text
+    assert toy_client.get(j["input"]["url"]).content == p.read_bytes()
+    r = toy_client.post("/api/describe", data={"example": "true", "top": "0"})
+    assert r.status_code == 400 and r.json()["error"].startswith("--top must be a whole number from 1 to 553")
+    spec = toy_client.get("/openapi.json").json()["paths"]
+    assert {"top", "file", "example"} <= set(spec["/api/describe"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"])
+    assert {"query", "folder", "top", "rebuild"} <= set(spec["/api/search"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"])
+
+
+def test_search_ranks_a_folder_and_plays_copies_by_opaque_ids(toy_client, tmp_path):
+    import describe_toys
+
+    from timbrelab.audio import read_audio, write_audio
+
+    lib = tmp_path / "library"
+    sounds = describe_toys.write_sounds(lib / "a")
+    x, sr = read_audio(sounds["dark"])
+    (lib / "b").mkdir()
+    write_audio(lib / "b" / "dark.aiff", x, sr, bit_depth="16")  # a browser does not play AIFF
+    before = _tree(lib)
+
+    r = toy_client.post("/api/search", data={"query": "bright", "folder": str(lib), "top": "2"})
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert (j["files"], j["embedded"], j["reused"], j["dropped"], j["failed"]) == (4, 4, 0, 0, [])
+    assert j["summary"] == "4 audio files: 4 embedded, 0 reused" and j["embedder"] == "toy-bands"
+    assert [x["path"] for x in j["results"]] == ["a/bright.wav", "a/mid.wav"] and j["results"][0]["score"] > 0.9
+    for row in j["results"]:  # a copy, by an opaque id: the same bytes
+        assert re.fullmatch(r"/api/files/[0-9a-f]{32}", row["url"])
+        assert toy_client.get(row["url"]).content == (lib / row["path"]).read_bytes()
+
+    r = toy_client.post("/api/search", data={"query": "dark", "folder": str(lib), "top": "2"})
+    j = r.json()
+    assert (j["embedded"], j["reused"]) == (0, 4) and {x["path"] for x in j["results"]} == {"a/dark.wav", "b/dark.aiff"}
+    aiff = next(x for x in j["results"] if x["path"] == "b/dark.aiff")
+    assert toy_client.get(aiff["url"]).content[:4] == b"fLaC"  # a FLAC preview, made in the studio's folder
+    assert _tree(lib) == before and (tmp_path / "cache" / "search").is_dir()
+
+    for fields, message in (({"query": "bright"}, "give a folder to search"),
+                            ({"query": "bright", "folder": str(tmp_path / "nowhere")}, "nowhere: no such folder"),
+                            ({"query": " ", "folder": str(lib)}, "the search query is empty"),
+                            ({"query": "bright", "folder": str(lib), "top": "x"}, "--top must be a whole number")):
+        r = toy_client.post("/api/search", data=fields)
+        assert r.status_code == 400 and message in r.json()["error"] and "\n" not in r.json()["error"], r.text
+
+
+def test_folder_search_needs_a_loopback_studio(service):
+    c, app = make_client(service, embedder=TOY, host="0.0.0.0", allow_remote=True, allowed_hosts=("127.0.0.1",))
+    with c:
+        assert c.get("/api/info").json()["folder_search"] is False
+        r = c.post("/api/search", data={"query": "bright", "folder": "/"})
+        assert r.status_code == 400 and "loopback" in r.json()["error"]
+
+
+def test_a_missing_embedder_is_the_clis_one_line_and_the_rest_works(service, monkeypatch, cli, tmp_path):
+    from timbrelab.probe import embedders
+
+    monkeypatch.delitem(embedders.BUILTIN_EMBEDDERS, "timbreclap", raising=False)  # as before TimbreCLAP ships
+    monkeypatch.setattr(embedders, "_entry_points", lambda: [])
+    code, out, err = cli("describe", example())
+    c, app = make_client(service)  # the default embedder
+    with c:
+        for r in (c.get("/api/embedder"), c.post("/api/describe", data={"example": "true"}),
+                  c.post("/api/search", data={"query": "warm", "folder": str(tmp_path)})):
+            assert r.status_code == 400 and err.strip() == f"timbrelab: error: {r.json()['error']}", r.text
+        assert "'timbreclap' is not installed" in err
+        assert c.post("/api/classify", data={"example": "true"}).status_code == 200
 
 
 # ------------------------------------------------------------------------------------- the real server

@@ -1,10 +1,13 @@
 """timbrelab studio's page in a real browser: headless system Chromium driven by Selenium, against the
 real server (``StudioServer``, uvicorn in a background thread).
 
-One browser and one server for the module. Apply on an uploaded file (players, plots, summary,
-downloads, the result's audio fetched back), Classify on the bundled example (bars), a description the
-crowd maps cannot resolve (the server's one line in the error box), the Words tab, the /docs page made
-from /openapi.json, and that nothing in the static files points at another host.
+One browser and one server for the module (its language–audio embedder: the toy of
+tests/describe_toys.py). Apply on an uploaded file (players, plots, summary, downloads, the result's
+audio fetched back), Classify on the bundled example (bars), a description the crowd maps cannot
+resolve (the server's one line in the error box), the Words tab, Describe & search (words of an
+uploaded sound, a folder searched and a result played; a missing embedder's one line on a second
+server), the /docs page made from /openapi.json, and that nothing in the static files points at
+another host.
 
 Skipped only when Selenium, Chromium or chromedriver is not installed. Selenium Manager is never run
 (the driver's path is given), so nothing is downloaded. ``TIMBRELAB_STUDIO_SCREENSHOT=PATH`` also saves
@@ -39,11 +42,15 @@ def _browser_paths():
     return chromium, driver
 
 
+TOY = "describe_toys:band_embedder"
+
+
 @pytest.fixture(scope="module")
 def server():
+    from timbrelab.service import Service
     from timbrelab.studio.app import StudioServer
 
-    with StudioServer(port=0) as s:
+    with StudioServer(port=0, service=Service(embedder=TOY)) as s:
         yield s
 
 
@@ -257,6 +264,72 @@ def test_words_tab_lists_filters_and_shows_a_word(driver, server):
     assert driver.find_element(By.ID, "words-players").is_displayed()
     assert not visible_errors(driver)
     assert not js_errors(driver)
+
+
+def test_describe_and_search_tab(driver, server, tmp_path, monkeypatch):
+    import describe_toys
+
+    monkeypatch.setenv("TIMBRELAB_CACHE", str(tmp_path / "cache"))
+    lib = tmp_path / "library"
+    sounds = describe_toys.write_sounds(lib / "pads")
+    describe_toys.write_sounds(lib / "keys")
+    open_page(driver, server, tab="describe")
+    assert driver.find_element(By.ID, "tab-describe").get_attribute("aria-selected") == "true"
+    wait(driver, lambda d: "toy-bands" in d.find_element(By.ID, "describe-embedder").text, "the embedder line did not load")
+    assert "8 dimensions, 553 words" in driver.find_element(By.ID, "describe-embedder").text
+
+    # describe an uploaded sound: the instrument, then the words as bars, best first
+    driver.find_element(By.ID, "describe-file").send_keys(str(sounds["bright"]))
+    top = driver.find_element(By.ID, "describe-top")
+    top.clear()
+    top.send_keys("4")
+    driver.find_element(By.ID, "describe-submit").click()
+    bars = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#describe-words li"), "no words for the sound")
+    words = [b.get_attribute("data-word") for b in bars]
+    assert len(words) == 4 and set(words) <= {"bright", "tinny", "crisp", "shrill", "thin"}, words
+    assert bars[0].find_element(By.CSS_SELECTOR, ".fill").get_attribute("style").replace(" ", "") == "width:100%;"  # the best word fills its bar
+    assert driver.find_element(By.ID, "describe-instrument").text.startswith("instrument: ")
+    assert "/api/files/" in driver.find_element(By.ID, "describe-player").get_attribute("src")
+
+    # search the folder: ranked rows, a play button that plays a copy of the file
+    driver.find_element(By.ID, "search-query").send_keys("bright")
+    driver.find_element(By.ID, "search-folder").send_keys(str(lib))
+    driver.find_element(By.ID, "search-submit").click()
+    rows = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#search-body tr"), "no search results")
+    assert [r.get_attribute("data-path") for r in rows[:2]] == ["keys/bright.wav", "pads/bright.wav"] and len(rows) == 6
+    assert driver.find_element(By.ID, "search-summary").text.startswith("6 audio files: 6 embedded, 0 reused")
+    play = rows[1].find_element(By.CSS_SELECTOR, "button.play")
+    play.click()
+    player = driver.find_element(By.ID, "search-player")
+    wait(driver, lambda d: player.get_attribute("src").endswith(play.get_attribute("data-url")), "the play button did not load the file")
+    with urllib.request.urlopen(absolute(server, play.get_attribute("data-url")), timeout=30) as r:
+        assert r.read() == sounds["bright"].read_bytes()
+
+    # again: the index is reused
+    driver.find_element(By.ID, "search-submit").click()
+    wait(driver, lambda d: "0 embedded, 6 reused" in d.find_element(By.ID, "search-summary").text, "the index was not reused")
+    assert not visible_errors(driver)
+    assert not js_errors(driver)
+
+
+def test_describe_tab_shows_a_missing_embedder_in_one_line(driver, monkeypatch):
+    from timbrelab.probe import embedders
+    from timbrelab.studio.app import StudioServer
+
+    monkeypatch.delitem(embedders.BUILTIN_EMBEDDERS, "timbreclap", raising=False)  # as before TimbreCLAP ships
+    monkeypatch.setattr(embedders, "_entry_points", lambda: [])
+    with StudioServer(port=0) as bare:  # the default embedder
+        open_page(driver, bare, tab="apply")
+        driver.find_element(By.ID, "tab-describe").click()
+        box = driver.find_element(By.ID, "describe-embedder-error")
+        WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(lambda d: box.is_displayed() and box.text.strip())
+        text = box.text.strip()
+        assert "'timbreclap' is not installed" in text and "\n" not in text and "Traceback" not in text
+        assert not driver.find_element(By.ID, "describe-submit").is_enabled()
+        assert not driver.find_element(By.ID, "search-submit").is_enabled()
+        driver.find_element(By.ID, "tab-words").click()  # the rest of the page works
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#words-body tr"), "the Words tab broke")
+        assert not js_errors(driver)
 
 
 def test_docs_page_lists_every_path_from_openapi(driver, server):

@@ -16,7 +16,11 @@ Safety, as ``timbrelab studio --help`` documents it:
 - every file lives in the store's one temporary folder, is deleted ``keep_minutes`` after its request
   and at shutdown; inputs are never modified (the bundled example is read in place);
 - audio is processed by ``workers`` threads of the studio's own (other requests wait their turn), and
-  files are streamed, so memory stays bounded under load.
+  files are streamed, so memory stays bounded under load;
+- ``/api/search`` reads a folder of this computer named in the request (the studio's user is this
+  computer's user): only on a studio bound to a loopback address, and it only reads. The ranked files
+  are *copied* into the request's job folder (a FLAC preview for formats a browser does not play) and
+  played from there by opaque ids, like every other file; the folder's own paths are never served.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class StudioSettings:
     workers: int = 2
     allowed_hosts: tuple = ()
     allow_remote: bool = False
+    embedder: str | None = None  # the language–audio embedder's spec (None: the service's default, timbreclap)
 
     def check(self) -> "StudioSettings":
         if not (0 <= int(self.port) <= 65535):
@@ -185,7 +190,7 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
     from timbrelab.studio.uploads import BadForm, UploadTooLarge, read_form
 
     settings = (settings or StudioSettings()).check()
-    service = service or Service()
+    service = service or Service(embedder=settings.embedder)
     store = store or FileStore(keep_s=settings.keep_minutes * 60)
     statics = static_files()
     # audio is processed by `workers` threads of the studio's own (requests beyond them wait): a few threads
@@ -285,7 +290,7 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
                 "max_upload_mb": settings.max_upload_mb, "keep_minutes": settings.keep_minutes,
                 "eq": {"amount_min": -MAX_EQ_AMOUNT, "amount_max": MAX_EQ_AMOUNT, "default": 1.0},
                 "reverb": {"amount_min": 0.0, "amount_max": MAX_REVERB_AMOUNT, "default": 1.0},
-                "tabs": ["apply", "words", "classify"]}
+                "tabs": ["apply", "words", "classify", "describe"], "folder_search": is_loopback(settings.host)}
 
     @app.get("/api/example", summary="The bundled example clip (CC0 electric guitar, FLAC)")
     async def example():
@@ -431,6 +436,103 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
             r = service.classify_file(src, int(top_s)).to_dict()
             view = input_view(job, src, name, uploaded, inf)
             return {"input": view, **r}
+
+        return await work(run, job, folder)
+
+    # ---------------------------------------------------------------- describe & search (the language–audio embedder)
+
+    @app.get("/api/embedder", summary="The language–audio embedder of describe and search (loads it): name, fingerprint, dimension")
+    async def embedder():
+        return await in_pool(service.embedder_info)
+
+    _DESCRIBE_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "the audio to describe"},
+            "example": {"type": "boolean", "description": "true: describe the bundled example"},
+            "top": {"type": "integer", "default": 8, "description": "how many words to list (as `timbrelab describe --top`)"},
+        }}}}}}
+
+    @app.post("/api/describe", summary="An uploaded file (or the example) in words: its instrument and closest timbre words",
+              openapi_extra=_DESCRIBE_BODY)
+    async def describe(request: Request):
+        job, folder, form, src, name, uploaded = await form_and_input(request)
+        top_s = str(form.fields.get("top", "8")).strip() or "8"
+        if not top_s.isdigit():
+            store.drop_job(job)
+            raise BadParameterError("--top must be a whole number of at least 1")
+
+        def run():
+            inf = aio.info(src)
+            d = service.describe_file(src, int(top_s)).to_dict()
+            view = input_view(job, src, name, uploaded, inf)
+            return {"input": view, **d, "path": name}
+
+        return await work(run, job, folder)
+
+    _SEARCH_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "the words to search for, e.g. \"warm mellow pad\""},
+            "folder": {"type": "string", "description": "a folder on the studio's computer (searched with its sub-folders; only read)"},
+            "top": {"type": "integer", "default": 10, "description": "how many files to list"},
+            "rebuild": {"type": "boolean", "default": False, "description": "embed every file again instead of reusing the index"},
+        }}}}}}
+
+    @app.post("/api/search", summary="Rank the audio files of a folder on this computer by a text query (as `timbrelab search`)",
+              openapi_extra=_SEARCH_BODY,
+              response_description="what the index update did (embedded, reused, dropped, failed) and the ranking, each file "
+                                   "with a URL that plays a copy of it")
+    async def search(request: Request):
+        import shutil
+
+        from timbrelab.fx import EffectPlan
+        from timbrelab.studio.uploads import safe_name
+
+        if not is_loopback(settings.host):
+            raise BadParameterError("searching folders of this computer is offered only by a studio bound to a loopback address "
+                                    "(anyone who reaches this one could read them)")
+        job, folder = store.new_job()
+        try:
+            form = await read_form(request, folder, settings.limit_bytes)
+        except BaseException:
+            store.drop_job(job)
+            raise
+        f = form.fields
+        query, where = str(f.get("query", "")).strip(), str(f.get("folder", "")).strip()
+        top_s = str(f.get("top", "10")).strip() or "10"
+        rebuild = str(f.get("rebuild", "")).lower() in TRUE
+        if not where:
+            store.drop_job(job)
+            raise BadParameterError("give a folder to search (form field 'folder')")
+        if not top_s.isdigit():
+            store.drop_job(job)
+            raise BadParameterError("--top must be a whole number of at least 1")
+
+        def run():
+            r = service.search(query, where, top=int(top_s), rebuild=rebuild, progress=False)
+            d = r.to_dict()
+            results = []
+            for i, (rel, score) in enumerate(r.results, 1):
+                src = r.folder / rel
+                row = {"rank": i, "path": rel, "name": Path(rel).name, "score": round(score, 4), "url": None}
+                try:
+                    if src.stat().st_size > settings.limit_bytes:
+                        row["note"] = f"larger than the studio's {settings.max_upload_mb:g} MB limit: not copied for playing"
+                    elif src.suffix.lower() in BROWSER_PLAYABLE:
+                        copy = folder / f"{i:02d}-{safe_name(src.name)}"
+                        shutil.copyfile(src, copy)
+                        row["url"] = url(store.add(copy, src.name, _media_type(copy), job))
+                    else:  # a FLAC preview, written in the job folder (never beside the user's file)
+                        out = folder / f"{i:02d}-{safe_name(src.stem)}.preview.flac"
+                        service.apply_file(src, out, EffectPlan(), progress=False)
+                        row["url"] = url(store.add(out, out.name, "audio/flac", job))
+                except (OSError, TimbrelabError) as exc:  # gone or unreadable since it was indexed: listed, not played
+                    row["note"] = f"cannot be played: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+                results.append(row)
+            failed = [{"path": x.path, "reason": x.reason} for x in r.update.failed]
+            return {"query": d["query"], "folder": d["folder"], "embedder": d["embedder"], "summary": r.update.line(),
+                    **{k: d[k] for k in ("files", "embedded", "reused", "dropped", "notes")}, "failed": failed, "results": results}
 
         return await work(run, job, folder)
 

@@ -496,6 +496,7 @@
     apply: { init: initApply },
     words: { init: initWords },
     classify: { init: initClassify },
+    describe: { init: initDescribe },
   };
 
   function tabButtons() {
@@ -911,6 +912,151 @@
       card.hidden = true;
     }
     $("classify-result").hidden = false;
+  }
+
+  // ------------------------------------------------------------------------------------ Describe & search
+
+  function initDescribe() {
+    const form = $("describe-form");
+    const err = $("describe-error");
+    const submit = $("describe-submit");
+    const busy = makeBusy($("describe-busy"), [submit]);
+    const source = makeSource($("describe-file"), $("describe-use-example"));
+    const sform = $("search-form");
+    const serr = $("search-error");
+    const ssubmit = $("search-submit");
+    const sbusy = makeBusy($("search-busy"), [ssubmit]);
+
+    // the embedder loads on the first request: ask once, and show its one-line error in place of the tools
+    const line = $("describe-embedder");
+    const missing = $("describe-embedder-error");
+    request("GET", "/api/embedder").then((e) => {
+      line.textContent = `language\u2013audio embedder: ${e.name} (${e.dim} dimensions, ${e.vocabulary} words${e.centred ? ", centred" : ""})`;
+    }).catch((x) => {
+      line.textContent = "";
+      line.hidden = true;
+      showError(missing, x.message);
+      submit.disabled = true;
+      ssubmit.disabled = true;
+    });
+    if (studio.info && studio.info.folder_search === false) {
+      showError(serr, "searching folders of this computer is offered only by a studio bound to a loopback address");
+      ssubmit.disabled = true;
+    }
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (busy.active || submit.disabled) return;
+      clearError(err);
+      let fd;
+      let uploading;
+      try {
+        [fd, uploading] = source.form();
+      } catch (x) {
+        showError(err, x.message);
+        return;
+      }
+      fd.append("top", $("describe-top").value || "8");
+      try {
+        renderDescribe(await submitForm("/api/describe", fd, busy, uploading));
+      } catch (x) {
+        showError(err, x instanceof ApiError ? x.message : "the page could not show the answer");
+        if (!(x instanceof ApiError)) console.error(x);
+      }
+    });
+
+    const player = $("search-player");
+    const body = $("search-body");
+    const playing = { button: null };
+    function setPlaying(button) {
+      if (playing.button) {
+        playing.button.textContent = "\u25b6 play";
+        playing.button.setAttribute("aria-pressed", "false");
+      }
+      playing.button = button;
+      if (button) {
+        button.textContent = "\u275a\u275a pause";
+        button.setAttribute("aria-pressed", "true");
+      }
+    }
+    player.addEventListener("pause", () => setPlaying(null));
+    player.addEventListener("ended", () => setPlaying(null));
+    body.addEventListener("click", (e) => {
+      const b = e.target.closest("button[data-url]");
+      if (!b) return;
+      if (playing.button === b && !player.paused) {
+        player.pause();
+        return;
+      }
+      if (player.getAttribute("src") !== b.dataset.url) player.src = b.dataset.url;
+      setPlaying(b);
+      player.play().catch(() => setPlaying(null));
+    });
+
+    sform.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (sbusy.active || ssubmit.disabled) return;
+      clearError(serr);
+      const query = $("search-query").value.trim();
+      const folder = $("search-folder").value.trim();
+      if (!query) return showError(serr, "type what to search for, e.g. \u201cwarm mellow pad\u201d");
+      if (!folder) return showError(serr, "type the path of a folder on this computer");
+      const fd = new FormData();
+      fd.append("query", query);
+      fd.append("folder", folder);
+      fd.append("top", $("search-top").value || "10");
+      fd.append("rebuild", $("search-rebuild").checked ? "true" : "false");
+      try {
+        const r = await submitForm("/api/search", fd, sbusy, false);
+        player.pause();
+        renderSearch(r);
+      } catch (x) {
+        showError(serr, x instanceof ApiError ? x.message : "the page could not show the answer");
+        if (!(x instanceof ApiError)) console.error(x);
+      }
+    });
+  }
+
+  function renderDescribe(d) {
+    $("describe-name").textContent = d.input?.name ? `${d.input.name}${finite(d.input.duration_s) ? ` \u00b7 ${d.input.duration_s.toFixed(1)} s` : ""}` : "";
+    const pct = finite(d.probability) ? `${(d.probability * 100).toFixed(1)} %` : "";
+    $("describe-instrument").textContent = d.no_instrument
+      ? (d.note || "no instrument recognised")
+      : `instrument: ${d.instrument}${pct ? ` (${pct})` : ""}`;
+    const words = d.words || [];
+    const best = Math.max(0, ...words.map((w) => (finite(w.score) ? w.score : 0)));
+    $("describe-words").replaceChildren(...words.map((w) => {
+      const width = best > 0 && finite(w.score) && w.score > 0 ? (w.score / best) * 100 : 0;
+      return el("li", { "aria-label": `${w.word}: score ${fmtNumber(w.score, 3)}`, "data-word": w.word },
+        el("span", { class: "name", text: w.word }),
+        el("span", { class: "bar" }, el("span", { class: "fill", style: `width:${width.toFixed(2)}%` })),
+        el("span", { class: "pct", text: fmtNumber(w.score, 3) }));
+    }));
+    const player = $("describe-player");
+    player.src = d.input?.url || "";
+    player.hidden = !d.input?.url;
+    $("describe-result").hidden = false;
+  }
+
+  function renderSearch(r) {
+    $("search-caption").textContent = `\u201c${r.query}\u201d in ${r.folder}`;
+    $("search-summary").textContent = [r.summary, ...(r.notes || [])].filter(Boolean).join("; ");
+    const failed = $("search-failed");
+    failed.replaceChildren(...(r.failed || []).map((f) => el("li", { text: `${f.path}: ${f.reason}` })));
+    failed.hidden = !(r.failed || []).length;
+    $("search-body").replaceChildren(...(r.results || []).map((x) => el("tr", { "data-path": x.path },
+      el("td", { class: "num", text: String(x.rank) }),
+      el("td", { class: "path", text: x.path, title: x.note || x.path }),
+      el("td", { class: "num", text: fmtNumber(x.score, 3) }),
+      el("td", {}, x.url
+        ? el("button", { type: "button", class: "play", "data-url": x.url, "aria-pressed": "false", "aria-label": `play ${x.name}`, text: "\u25b6 play" })
+        : el("span", { class: "hint", text: x.note ? "not playable" : "" })))));
+    const player = $("search-player");
+    if (player.hasAttribute("src")) {
+      player.removeAttribute("src");
+      player.load();
+    }
+    $("search-result").hidden = false;
   }
 
   // ------------------------------------------------------------------------------------ start

@@ -15,9 +15,15 @@ Writes ``bench_probe.json`` (every figure, with provenance), ``bench_probe.md`` 
 each strength, one line per word, a panel per effect, a row per embedder) — and
 ``bench_probe_ranking.png`` (MRR per embedder and scoring beside chance and the text reference).
 
-There is no built-in embedder yet (timbrelab's own TimbreCLAP registers there when it ships): until
-then the bench needs ``--embedder SPEC`` and says so. ``--quick``: 2 words per effect, 3 strengths,
-0.5 s excerpts; ranking on one fold per effect, 1 contribution per word, 5 reverb words (seconds).
+The built-in embedders are timbrelab's own TimbreCLAP models, ``timbreclap`` (trained on every word)
+and ``timbreclap-heldout`` (never saw experiment 2's words: the issue's goals are for it). Both saw the
+SocialFX folds' test words, so the ranking adds ``timbreclap-heldout-folds`` (:mod:`timbrelab.clap.folds`:
+the held-out recipe trained once per fold without that fold's test words, cached in ``--folds-dir``;
+``--no-folds`` skips it); the report says for each ranker whether the candidate words were held out.
+The ranking's headline scoring is ``delta`` (experiment 2's Δ), chosen before any TimbreCLAP result was
+seen; ``processed`` and ``change`` are reported beside it. ``--quick``: 2 words per effect, 3
+strengths, 0.5 s excerpts; ranking on one fold per effect, 1 contribution per word, 5 reverb words,
+no fold models (seconds).
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ import time
 from pathlib import Path
 
 DEFAULT_OUT = "reports/probe"
+DEFAULT_FOLDS_DIR = "runs/bench-probe"
+FOLDS_NAME = "timbreclap-heldout-folds"
+#: what each built-in embedder saw of the ranking's candidate words (the SocialFX folds' test words)
+RANKING_HELD_OUT = {"timbreclap": "no: trained on every word", "timbreclap-heldout": "no: only experiment 2's words were left out",
+                    FOLDS_NAME: "yes: fold k's model never saw fold k's test words (nor experiment 2's)"}
 QUICK_WORDS = 2
 QUICK_STRENGTHS = (0.2, 0.6, 1.0)
 QUICK_EXCERPT_S = 0.5
@@ -55,6 +66,9 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_probe.json)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the markdown and PNGs (default {DEFAULT_OUT})")
     p.add_argument("--no-ranking", action="store_true", help="experiment 2 only (skip the SocialFX ranking)")
+    p.add_argument("--no-folds", action="store_true",
+                   help=f"skip {FOLDS_NAME} (TimbreCLAP trained once per SocialFX fold without its test words: ~3 min a fold, cached)")
+    p.add_argument("--folds-dir", default=DEFAULT_FOLDS_DIR, help=f"where the fold models are cached (default {DEFAULT_FOLDS_DIR})")
     p.add_argument("--quick", action="store_true", help="a tiny run: few words, strengths, contributions, 0.5 s excerpts (for tests)")
     p.set_defaults(func=run)
 
@@ -99,14 +113,22 @@ def run(args) -> int:
         if not args.quick:
             rank_sources = SR.default_sources(SR.DEFAULT_EXCERPT_S)
         quick = {"eq_folds": [1], "reverb_folds": [1], "max_per_word": 1, "max_reverb_words": 5} if args.quick else {}
-        ranking = SR.run_socialfx_ranking(embs, sources=rank_sources, **quick)
+        rank_embs = list(embs)
+        if not args.quick and not args.no_folds:
+            from timbrelab.clap.folds import FoldModels
+
+            rank_embs.insert(len(BUILTIN_EMBEDDERS), FoldModels(args.folds_dir))
+        ranking = SR.run_socialfx_ranking(rank_embs, sources=rank_sources, **quick)
     wall = time.perf_counter() - t0
     names = [r.embedder for r in exp2.results]
+    rank_names = list(ranking.results) if ranking is not None else []
     result = {
         "benchmark": "probe",
         "provenance": report_provenance("probe", args),
         "quick": bool(args.quick),
         "embedders": names,
+        "ranking_embedders": rank_names,
+        "ranking_held_out": {n: RANKING_HELD_OUT.get(n, "unknown (a user's embedder)") for n in rank_names},
         "builtin_embedders": sorted(BUILTIN_EMBEDDERS),
         "experiment2": exp2.to_dict(),
         "socialfx_ranking": ranking.to_dict() if ranking is not None else None,
@@ -116,7 +138,7 @@ def run(args) -> int:
     md = markdown(result)
     figure4(result["experiment2"], names, out_dir / "bench_probe.png", quick=args.quick)
     if ranking is not None:
-        ranking_figure(result["socialfx_ranking"], names, out_dir / "bench_probe_ranking.png")
+        ranking_figure(result["socialfx_ranking"], rank_names, out_dir / "bench_probe_ranking.png")
     atomic_write_text(json_path, json.dumps(result, indent=1, ensure_ascii=False, default=float) + "\n")
     atomic_write_text(out_dir / "bench_probe.md", md)
     print(md)
@@ -130,6 +152,7 @@ def markdown(r: dict) -> str:
     from timbrelab.commands.probe import markdown as exp2_markdown
 
     names = r["embedders"]
+    rank_names = r.get("ranking_embedders") or names
     lines = [("**Quick run** (2 words per effect, 3 strengths, 0.5 s excerpts; ranking on one fold, 1 contribution per word): "
               "not for comparison.\n") if r["quick"] else "", exp2_markdown(r["experiment2"], names)]
     rank = r["socialfx_ranking"]
@@ -140,13 +163,15 @@ def markdown(r: dict) -> str:
                   f"({p['reverb_candidates']}); ≤ {p['max_per_word']} contributions per word (seed {p['seed']}); prompt {p['prompt']}. "
                   "Scores averaged over the sources: processed = cos(processed, text); delta = cos(processed, text) − cos(original, text); "
                   "change = cos(embed(processed) − embed(original), text). Chance MRR = H_n / n per query (exact).", "",
+                  "Held out — did the ranker see the candidate words in training? "
+                  + "; ".join(f"{n}: {r['ranking_held_out'].get(n, '?')}" for n in rank_names) + ".", "",
                   "| effect | ranker | scoring | MRR | chance MRR | AUC | top-1 | queries |", "|---|---|---|---|---|---|---|---|"]
         for effect in p["effects"]:
             ref = rank["text_reference"].get(effect)
             if ref:
                 lines.append(f"| {effect} | text-only reference (word → {effect} model, fold-fitted) | − MAE of settings | {ref['mrr']:.3f} "
                              f"| {ref['chance_mrr']:.3f} | {ref['auc']:.3f} | {ref['top1_rate']:.3f} | {ref['queries']} |")
-            for n in names:
+            for n in rank_names:
                 for sc, s in rank[n][effect].items():
                     lines.append(f"| {effect} | **{n}** | {sc} | **{s['mrr']:.3f}** | {s['chance_mrr']:.3f} | {s['auc']:.3f} | {s['top1_rate']:.3f} | {s['queries']} |")
         lines.append("")

@@ -37,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=2, help="requests processed at the same time; the others wait (default 2)")
     p.add_argument("--allow-remote", action="store_true", help="allow a --host that is not a loopback address (prints a warning)")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME", help="another Host name to accept (repeatable)")
+    p.add_argument("--embedder", default=None, metavar="SPEC",
+                   help="the language-audio embedder of the Describe & search tab (default timbreclap; an entry-point name or package.module:factory)")
     p.set_defaults(func=run)
 
 
@@ -44,7 +46,7 @@ def run(args) -> int:
     from timbrelab.studio.app import StudioSettings, is_loopback, serve
 
     settings = StudioSettings(args.host, args.port, args.max_upload_mb, args.keep_minutes, args.workers,
-                              tuple(args.allowed_host), args.allow_remote).check()
+                              tuple(args.allowed_host), args.allow_remote, args.embedder).check()
     if not is_loopback(settings.host):
         print(f"timbrelab studio: warning: listening on {settings.host}: anyone who can reach this address can upload "
               "and process files (there is no login)", file=sys.stderr)

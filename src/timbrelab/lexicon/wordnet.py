@@ -201,3 +201,13 @@ def relation(a: str, b: str, max_senses: int | None = None) -> int:
 
 def are_opposites(a: str, b: str, max_senses: int | None = None) -> bool:
     return relation(a, b, max_senses) == -1
+
+
+def lemmas(word: str, max_senses: int | None = None) -> set[str]:
+    """The words of ``word``'s own adjective and noun senses (its WordNet synonyms, itself included),
+    lower-case, '_' for spaces; empty for a word WordNet does not know."""
+    out: set[str] = set()
+    for pos, (senses, _, _) in _sets(word, max_senses).items():
+        for off in senses:
+            out.update(_pos(pos).words_of(off))
+    return out

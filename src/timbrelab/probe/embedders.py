@@ -13,8 +13,9 @@ crop would show up as "the effect moved the embedding". :func:`check_embedding` 
 
 :func:`load_embedder` finds one from a spec, in this order:
 
-1. a built-in name in :data:`BUILTIN_EMBEDDERS` (name → factory). Empty for now: timbrelab's own
-   language–audio models (``timbreclap``, ``timbreclap-heldout``) will register here when they ship;
+1. a built-in name in :data:`BUILTIN_EMBEDDERS` (name → factory): timbrelab's own language–audio
+   models, ``timbreclap`` (trained on every word) and ``timbreclap-heldout`` (never saw a word of
+   experiment 2), loaded from the model registry (``timbrelab.clap``);
 2. an installed entry point of the group ``timbrelab.embedders`` (``ENTRY_POINT_GROUP``) whose name
    is the spec — how a third-party package plugs in without touching timbrelab, e.g. in its
    ``pyproject.toml``::
@@ -43,9 +44,32 @@ from timbrelab.errors import BadParameterError
 
 ENTRY_POINT_GROUP = "timbrelab.embedders"
 
-#: built-in embedder name → factory (called with the load options). Empty until timbrelab ships its
-#: own language–audio model: ``timbreclap`` and ``timbreclap-heldout`` will be registered here.
-BUILTIN_EMBEDDERS: dict[str, Callable[..., "Embedder"]] = {}
+def _shipped(model_name: str) -> Callable[..., "Embedder"]:
+    """A factory for a TimbreCLAP in the model registry (its ``fingerprint``: the checkpoint's sha256)."""
+
+    def factory(**options):
+        if options:
+            raise BadParameterError(f"the built-in embedder {model_name.replace('_', '-')} takes no options (got {', '.join(options)})")
+        from timbrelab.errors import MissingComponentError
+        from timbrelab.ml import registry
+
+        if model_name not in registry.available():
+            raise MissingComponentError(f"the model {model_name} is not shipped in this install (timbrelab train "
+                                        f"{model_name.replace('_', '-')} && timbrelab ship runs/…)")
+        model = registry.load(model_name)
+        entry = registry.info(model_name)
+        model.fingerprint = entry["files"][entry["checkpoint"]]
+        return model
+
+    factory.__name__ = f"load_{model_name}"
+    return factory
+
+
+#: built-in embedder name → factory (called with the load options): timbrelab's own TimbreCLAP models
+BUILTIN_EMBEDDERS: dict[str, Callable[..., "Embedder"]] = {
+    "timbreclap": _shipped("timbreclap"),
+    "timbreclap-heldout": _shipped("timbreclap_heldout"),
+}
 
 
 @runtime_checkable

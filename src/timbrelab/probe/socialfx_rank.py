@@ -268,24 +268,36 @@ def run_socialfx_ranking(
 
     words = sorted({w for q in queries for w in q.competitors})
     prompts = {w: prompt_for(word_key(w)) for w in words}
-    text, base = [], []
-    for emb in embs:
-        t = check_embedding(emb.embed_text([prompts[w] for w in words]), None, f"{emb.name}'s text embeddings")
-        if t.ndim != 2 or t.shape[0] != len(words):
-            raise BadParameterError(f"{emb.name}'s embed_text gave shape {t.shape} for {len(words)} texts; expected ({len(words)}, d)")
-        text.append(dict(zip(words, t)))
-        base.append({s.name: check_embedding(emb.embed_audio(s.audio, s.sample_rate), t.shape[1], f"{emb.name}'s audio embedding") for s in sources})
+    # an embedder with ``for_fold(effect, fold)`` gives one model per fold (trained without that fold's
+    # words): each query is scored by its own fold's model
+    def model_for(emb, q):
+        return emb.for_fold(q.effect, q.fold) if callable(getattr(emb, "for_fold", None)) else emb
 
-    # (embedder, contribution key, source) → processed embedding; a contribution shared by two folds is rendered once
+    subs: list[dict] = []  # per embedder: id(model) -> model
+    for emb in embs:
+        subs.append({id(m): m for m in (model_for(emb, q) for q in queries)})
+    text: list[dict] = [dict() for _ in embs]  # per embedder: id(model) -> {word: vector}
+    base: list[dict] = [dict() for _ in embs]  # per embedder: id(model) -> {source: vector}
+    for i, emb in enumerate(embs):
+        for mid, m in subs[i].items():
+            ws = sorted({w for q in queries if id(model_for(emb, q)) == mid for w in q.competitors})
+            t = check_embedding(m.embed_text([prompts[w] for w in ws]), None, f"{emb.name}'s text embeddings")
+            if t.ndim != 2 or t.shape[0] != len(ws):
+                raise BadParameterError(f"{emb.name}'s embed_text gave shape {t.shape} for {len(ws)} texts; expected ({len(ws)}, d)")
+            text[i][mid] = dict(zip(ws, t))
+            base[i][mid] = {s.name: check_embedding(m.embed_audio(s.audio, s.sample_rate), t.shape[1], f"{emb.name}'s audio embedding") for s in sources}
+
+    # (embedder, model, contribution key, source) → processed embedding; a contribution shared by two folds is rendered once
     embedded: list[dict] = [dict() for _ in embs]
     keys = sorted({(q.effect, q.contribution, q.settings) for q in queries})
     with tqdm(total=len(keys) * len(sources), desc="socialfx ranking", unit="clip", disable=(progress is False) or None, leave=False) as bar:
         for key in keys:
-            q = next(x for x in queries if (x.effect, x.contribution, x.settings) == key)
+            qs = [x for x in queries if (x.effect, x.contribution, x.settings) == key]
             for s in sources:
-                y = render(q, s.audio, s.sample_rate)
+                y = render(qs[0], s.audio, s.sample_rate)
                 for i, emb in enumerate(embs):
-                    embedded[i][(key, s.name)] = check_embedding(emb.embed_audio(y, s.sample_rate), None, f"{emb.name}'s audio embedding")
+                    for m in {id(model_for(emb, q)): model_for(emb, q) for q in qs}.values():
+                        embedded[i][(id(m), key, s.name)] = check_embedding(m.embed_audio(y, s.sample_rate), None, f"{emb.name}'s audio embedding")
                 bar.update(1)
 
     per_query = [{"effect": q.effect, "fold": q.fold, "word": q.word, "contribution": q.contribution, "candidates": len(q.competitors)} for q in queries]
@@ -294,12 +306,14 @@ def run_socialfx_ranking(
         rows = {sc: [] for sc in SCORINGS}
         for q, pq in zip(queries, per_query):
             key = (q.effect, q.contribution, q.settings)
+            mid = id(model_for(emb, q))
             per_source = {sc: [] for sc in SCORINGS}
             for s in sources:
-                v, v0 = embedded[i][(key, s.name)], base[i][s.name]
-                per_source["processed"].append([cosine(v, text[i][w]) for w in q.competitors])
-                per_source["delta"].append([cosine(v, text[i][w]) - cosine(v0, text[i][w]) for w in q.competitors])
-                per_source["change"].append([cosine(v - v0, text[i][w]) for w in q.competitors])
+                v, v0 = embedded[i][(mid, key, s.name)], base[i][mid][s.name]
+                tw = text[i][mid]
+                per_source["processed"].append([cosine(v, tw[w]) for w in q.competitors])
+                per_source["delta"].append([cosine(v, tw[w]) - cosine(v0, tw[w]) for w in q.competitors])
+                per_source["change"].append([cosine(v - v0, tw[w]) for w in q.competitors])
             truth = q.competitors.index(q.word)
             for sc in SCORINGS:
                 scores = np.mean(per_source[sc], axis=0)

@@ -178,3 +178,20 @@ def test_builtin_embedders_are_registered():
     from timbrelab.probe.embedders import BUILTIN_EMBEDDERS
 
     assert {"timbreclap", "timbreclap-heldout"} <= set(BUILTIN_EMBEDDERS)
+
+
+def test_word_prior_recalls_neighbours_not_itself():
+    import torch
+
+    from timbrelab.clap.model import TimbreCLAPNet
+
+    net = TimbreCLAPNet({"text_dim": 4, "stats_dim": 3, "dim": 4, "audio_hidden": [], "text_hidden": [], "prior_eq_words": 3,
+                         "prior_eq_dim": 2, "prior_reverb_words": 0, "prior_top_k": 2, "prior_temperature": 0.01})
+    eye = torch.eye(4)
+    net.eq_keys.copy_(eye[:3])
+    net.eq_values.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]))
+    near0 = torch.nn.functional.normalize(eye[0] + 0.3 * eye[1], dim=0)[None]
+    np.testing.assert_allclose(net._recall(near0, net.eq_keys, net.eq_values).numpy(), [[1.0, 0.0]], atol=1e-6)  # its nearest word's setting
+    own = net._recall(eye[:1], net.eq_keys, net.eq_values).numpy()  # the word itself is skipped: its two neighbours, equally near
+    np.testing.assert_allclose(own, [[-0.5, 0.0]], atol=1e-6)
+    assert net.text_features(near0).shape == (1, 4 + 2)

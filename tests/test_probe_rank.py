@@ -142,3 +142,33 @@ def test_bad_arguments_are_one_line(noise_source):
         run_socialfx_ranking(CrowdEQEmbedder(), sources=noise_source, effects=["chorus"])
     with pytest.raises(BadParameterError, match="share a name"):
         run_socialfx_ranking([CrowdEQEmbedder(), CrowdEQEmbedder()], sources=noise_source)
+
+
+class _PerFold:
+    """A fold set: fold 1 → the known-answer toy, fold 2 → the same toy turned round."""
+
+    name = "per-fold"
+
+    def __init__(self):
+        self.models = {1: CrowdEQEmbedder("fold1"), 2: CrowdEQEmbedder("fold2", -1.0)}
+        self.asked = []
+
+    def for_fold(self, effect, fold):
+        self.asked.append((effect, fold))
+        return self.models[fold]
+
+    def embed_audio(self, audio, sample_rate):
+        raise AssertionError("a fold set is only used through for_fold")
+
+    def embed_text(self, texts):
+        raise AssertionError("a fold set is only used through for_fold")
+
+
+def test_a_fold_set_scores_each_query_with_its_own_folds_model(noise_source):
+    emb = _PerFold()
+    run = run_socialfx_ranking(emb, sources=noise_source, effects=["eq"], eq_folds=[1, 2], max_per_word=1, text_reference=False,
+                               progress=False)
+    assert {f for _, f in emb.asked} == {1, 2}
+    per_fold = run.results["per-fold"]["eq"]["change"]["per_fold"]
+    assert per_fold["1"]["mrr"] > 2 * per_fold["1"]["chance_mrr"]  # the right model for fold 1
+    assert per_fold["2"]["mrr"] < per_fold["2"]["chance_mrr"]  # the turned-round one for fold 2

@@ -5,8 +5,11 @@ Two towers into one ``dim``-dimensional space (rows L2-normalised, so a dot prod
 - **audio**: the sound's timbre statistics (``features.timbre_stats``: long-term spectrum shape,
   per-band movement, decay and envelope correlation — what EQ and reverb change, and much of what
   tells instruments apart), standardised with statistics fitted on the training items, then an MLP;
-- **text**: the offline sentence encoder (``text.encoders``, MiniLM in numpy), frozen, then a trained
-  MLP projection. Words are embedded as the probe prompts them: ``"a <word> sound"``.
+- **text**: the offline sentence encoder (``text.encoders``, MiniLM in numpy), frozen, beside an
+  optional *word → effect prior* — what the crowd's settings for the nearest training words say the
+  text means as an EQ curve and as a reverb (a kernel regression over a memory of training words that
+  ships in the checkpoint; :meth:`TimbreCLAPNet._recall`) — then a trained MLP projection. Words are
+  embedded as the probe prompts them: ``"a <word> sound"``.
 
 :class:`TimbreCLAP` is the ready-to-use model (the probe's embedder protocol: ``name``,
 ``embed_audio``, ``embed_text``; plus ``fingerprint`` and ``audio_center`` for describe/search); it
@@ -39,6 +42,12 @@ class TimbreCLAPConfig:
     dropout: float = 0.1
     init_temperature: float = 0.07
     audio_linear: bool = False  # a linear path beside the audio MLP (an effect's change of the statistics then moves the embedding near-linearly)
+    prior_eq_words: int = 0  # entries of the word → EQ memory (0: no prior)
+    prior_reverb_words: int = 0  # entries of the word → reverb memory
+    prior_eq_dim: int = 40
+    prior_reverb_dim: int = 5
+    prior_temperature: float = 0.05
+    prior_top_k: int = 16
 
     def __post_init__(self):
         object.__setattr__(self, "audio_hidden", tuple(int(h) for h in self.audio_hidden))
@@ -81,7 +90,14 @@ class TimbreCLAPNet(nn.Module):
         self.standardizer = Standardizer(c.stats_dim)  # one "band" per statistic, one "frame" per item
         self.audio = _mlp(c.stats_dim, c.audio_hidden, c.dim, c.dropout)
         self.audio_skip = nn.Linear(c.stats_dim, c.dim, bias=False) if c.audio_linear else None
-        self.text = _mlp(c.text_dim, c.text_hidden, c.dim, c.dropout)
+        # the word → effect prior: a memory of training words (their sentence-encoder rows) and the crowd's
+        # settings for them (EQ: the mean played curve, ±1; reverb: the mean standardised log d, g, m, log f, E)
+        self.register_buffer("eq_keys", torch.zeros(c.prior_eq_words, c.text_dim))
+        self.register_buffer("eq_values", torch.zeros(c.prior_eq_words, c.prior_eq_dim))
+        self.register_buffer("reverb_keys", torch.zeros(c.prior_reverb_words, c.text_dim))
+        self.register_buffer("reverb_values", torch.zeros(c.prior_reverb_words, c.prior_reverb_dim))
+        prior_dim = (c.prior_eq_dim if c.prior_eq_words else 0) + (c.prior_reverb_dim if c.prior_reverb_words else 0)
+        self.text = _mlp(c.text_dim + prior_dim, c.text_hidden, c.dim, c.dropout)
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1.0 / c.init_temperature))))
 
     def encode_audio(self, stats: torch.Tensor) -> torch.Tensor:
@@ -90,9 +106,30 @@ class TimbreCLAPNet(nn.Module):
         z = self.audio(x) if self.audio_skip is None else self.audio(x) + self.audio_skip(x)
         return nn.functional.normalize(z, dim=-1)
 
+    def _recall(self, rows: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Kernel regression over the memory: the settings of the ``prior_top_k`` words nearest each row
+        (cosine of sentence-encoder rows), softmax-weighted at ``prior_temperature``. A row's own entry
+        (cosine > 0.9999: the same text) is skipped, so a training word's prior is what its neighbours
+        say — as it is for a word the model never saw."""
+        sims = rows @ keys.T
+        sims = sims.masked_fill(sims > 0.9999, float("-inf"))
+        k = min(self.config.prior_top_k, keys.shape[0])
+        top, idx = sims.topk(k, dim=1)
+        w = torch.softmax(top / self.config.prior_temperature, dim=1)
+        w = torch.nan_to_num(w)  # a memory of one entry that is the row itself
+        return (w[..., None] * values[idx]).sum(dim=1)
+
+    def text_features(self, rows: torch.Tensor) -> torch.Tensor:
+        parts = [rows]
+        if self.config.prior_eq_words:
+            parts.append(self._recall(rows, self.eq_keys, self.eq_values))
+        if self.config.prior_reverb_words:
+            parts.append(self._recall(rows, self.reverb_keys, self.reverb_values))
+        return torch.cat(parts, dim=-1)
+
     def encode_text(self, rows: torch.Tensor) -> torch.Tensor:
-        """``(n, text_dim)`` sentence-encoder rows → ``(n, dim)``, L2-normalised."""
-        return nn.functional.normalize(self.text(rows), dim=-1)
+        """``(n, text_dim)`` sentence-encoder rows (→ with the word → effect prior) → ``(n, dim)``, L2-normalised."""
+        return nn.functional.normalize(self.text(self.text_features(rows)), dim=-1)
 
 
 @dataclass

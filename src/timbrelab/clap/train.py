@@ -48,6 +48,7 @@ class CLAPTrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     direction_weight: float = 1.0
+    word_prior: bool = False  # the text tower also reads the word → effect prior (a memory of the training words' crowd settings)
     direction_mode: str = "normalized"  # "normalized": normalize(e(processed) − e(source)) · text; "delta": the raw difference (experiment 2's Δ)
     max_logit_scale: float = 100.0
     seed: int = 0
@@ -179,12 +180,20 @@ def train(pf, corpus_rows, excluded: set, cfg: CLAPTrainConfig | None = None, mo
         sweep["text_ids"] = [tid(prompt_for(w)) for w in sweep["words"]]
     classes = [c for c in class_names()]
     class_ids = [tid(prompt_for(c)) for c in classes]
+    memory = word_memory(pf, sp) if cfg.word_prior else {"eq": {}, "reverb": {}}
+    memory_ids = {e: [tid(prompt_for(w)) for w in sorted(m)] for e, m in memory.items()}
     rows = embed(list(texts), TimbreCLAPConfig().text_encoder if model_config is None else TimbreCLAPConfig.from_dict(model_config).text_encoder)
     R = torch.from_numpy(np.asarray(rows, np.float32))
 
     torch.manual_seed(cfg.seed)
-    mc = TimbreCLAPConfig.from_dict({**(model_config or {}), "stats_dim": pf.X.shape[1], "text_dim": R.shape[1]})
+    mc = TimbreCLAPConfig.from_dict({**(model_config or {}), "stats_dim": pf.X.shape[1], "text_dim": R.shape[1],
+                                     "prior_eq_words": len(memory["eq"]), "prior_reverb_words": len(memory["reverb"])})
     net = TimbreCLAPNet(mc)
+    with torch.no_grad():
+        for e in ("eq", "reverb"):
+            if memory[e]:
+                getattr(net, f"{e}_keys").copy_(R[torch.tensor(memory_ids[e])])
+                getattr(net, f"{e}_values").copy_(torch.from_numpy(np.stack([memory[e][w] for w in sorted(memory[e])]).astype(np.float32)))
     X = torch.from_numpy(np.asarray(pf.X, np.float32))
     Xo = torch.from_numpy(np.nan_to_num(np.asarray(pf.X_orig, np.float32)))
     net.standardizer.fit(pf.X[sp.train].T[None])  # one "band" per statistic, items as frames
@@ -237,6 +246,7 @@ def train(pf, corpus_rows, excluded: set, cfg: CLAPTrainConfig | None = None, mo
         "words": {"train": len({w for ws in sp.train_words if ws for w in ws}), "validation": len(sp.val_words),
                   "excluded_word_forms": len(excluded), "excluded_data_words": sp.excluded_words},
         "train_config": cfg.to_dict(), "model_config": mc.to_dict(), "pairs": pf.key,
+        "prior_words": {e: len(m) for e, m in memory.items()},
     }
     return model, metrics
 
@@ -268,6 +278,34 @@ def validation_scores(net, X, Xo, R, sp: Split, val_word_ids, class_ids, classes
             parts = [sm["positive_slope_rate"], sm["mean_pearson_r"], out.get("instrument_accuracy", 0.0)]
             out["score"] = float(np.mean(parts))
         return out
+
+
+def word_memory(pf, sp: Split) -> dict:
+    """The word → effect prior's memory: for every *training* word of a processed item (never a
+    validation or held-out word), the mean crowd setting it was given for — EQ: the played curve
+    (``sounds.augment.eq_pool``, ±1 per band); reverb: log d, g, m, log f, E (``reverb_pool``),
+    standardised over the training items. ``{"eq": {word: (40,)}, "reverb": {word: (5,)}}``."""
+    from timbrelab.sounds.augment import eq_pool, reverb_pool
+
+    eq: dict[str, list] = {}
+    rv: dict[str, list] = {}
+    for i, ws in zip(sp.train, sp.train_words):
+        if ws is None:
+            continue
+        it = pf.items[i]
+        if it["kind"] == "eq":
+            v, target = eq_pool(it["pool"])[1][it["index"]], eq
+        else:
+            d, g, m, f, E = reverb_pool(it["pool"])[1][it["index"]][:5]
+            v, target = np.array([np.log(max(d, 1e-4)), g, m, np.log(max(f, 1.0)), E]), rv
+        for w in ws:
+            target.setdefault(w, []).append(v)
+    out = {"eq": {w: np.mean(v, axis=0) for w, v in eq.items()}, "reverb": {}}
+    if rv:
+        allv = np.concatenate([np.array(v) for v in rv.values()])
+        mu, sd = allv.mean(axis=0), np.maximum(allv.std(axis=0), 1e-6)
+        out["reverb"] = {w: (np.mean(v, axis=0) - mu) / sd for w, v in rv.items()}
+    return out
 
 
 def validation_sweep(corpus, val_words, cfg: CLAPTrainConfig, stats_config: dict, progress=None) -> dict | None:

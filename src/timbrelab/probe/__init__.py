@@ -16,7 +16,12 @@ An instrument anyone can point at any embedder (issue 12):
 - :mod:`timbrelab.probe.experiment1` — experiment 1 on a ratings table the user supplies (e.g. CCMusic's,
   converted; not redistributed): similarity vs human ratings per descriptor and per instrument;
 - :mod:`timbrelab.probe.socialfx_rank` — SocialFX contributions rendered by timbrelab's EQ / reverb,
-  the contributor's word ranked among held-out words (MRR, AUC) against chance and a text-only reference.
+  the contributor's word ranked among held-out words (MRR, AUC) against chance and a text-only reference;
+- :mod:`timbrelab.probe.describe` — a sound's closest timbre words (the crowd maps' vocabulary);
+- :mod:`timbrelab.probe.search` — a folder's audio embeddings in an incremental, cached index, ranked by
+  a description.
+
+The built-in embedders are timbrelab's own language–audio models (:mod:`timbrelab.clap`, TimbreCLAP).
 
 This is a capability: it imports the shared ground and the other capabilities (``fx``), never the
 service, the CLI or the studio (``timbrelab probe`` is the shell in :mod:`timbrelab.commands.probe`).

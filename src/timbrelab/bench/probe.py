@@ -68,6 +68,9 @@ def register(sub) -> None:
     p.add_argument("--no-ranking", action="store_true", help="experiment 2 only (skip the SocialFX ranking)")
     p.add_argument("--no-folds", action="store_true",
                    help=f"skip {FOLDS_NAME} (TimbreCLAP trained once per SocialFX fold without its test words: ~3 min a fold, cached)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                   help="timbreclap-heldout retrained with these seeds, each through experiment 2: the figures' mean ± sd (default 0 1 2; cached)")
+    p.add_argument("--no-seeds", action="store_true", help="skip the retraining over seeds")
     p.add_argument("--folds-dir", default=DEFAULT_FOLDS_DIR, help=f"where the fold models are cached (default {DEFAULT_FOLDS_DIR})")
     p.add_argument("--quick", action="store_true", help="a tiny run: few words, strengths, contributions, 0.5 s excerpts (for tests)")
     p.set_defaults(func=run)
@@ -107,6 +110,9 @@ def run(args) -> int:
     sources = E2.default_sources(excerpt_s)
     exp2 = E2.run_experiment2(embs, sources=sources, words=words, strengths=strengths)
     t_exp2 = time.perf_counter() - t0
+    seeds = None
+    if not args.quick and not args.no_seeds:
+        seeds = seed_spread(args.seeds, args.folds_dir, sources)
     ranking = None
     if not args.no_ranking:
         rank_sources = [s for s in sources if s.name in ("guitar", "piano")]
@@ -132,6 +138,7 @@ def run(args) -> int:
         "builtin_embedders": sorted(BUILTIN_EMBEDDERS),
         "experiment2": exp2.to_dict(),
         "socialfx_ranking": ranking.to_dict() if ranking is not None else None,
+        "experiment2_seeds": seeds,
         "reference_data": reference_provenance(),
         "seconds": {"experiment2": round(t_exp2, 1), "total": round(wall, 1)},
     }
@@ -147,6 +154,32 @@ def run(args) -> int:
     return 0
 
 
+def seed_spread(seeds, cache_dir, sources) -> dict:
+    """``timbreclap-heldout``'s recipe trained with each seed (cached), each through experiment 2: per
+    seed the five figures per scope, and their mean and sample sd."""
+    import numpy as np
+
+    from timbrelab.clap.folds import TrainedCache
+    from timbrelab.probe import experiment2 as E2
+    from timbrelab.probe.experiment2 import SUMMARY_KEYS
+
+    cache = TrainedCache(cache_dir, "timbreclap-heldout")
+    models = []
+    for seed in seeds:
+        m = cache.model(f"timbreclap-heldout-seed{seed}", seed)
+        m.name = f"timbreclap-heldout-seed{seed}"
+        models.append(m)
+    run = E2.run_experiment2(models, sources=sources)
+    per_seed = {str(seed): r.figures() for seed, r in zip(seeds, run.results)}
+    out = {"recipe": "timbreclap-heldout", "seeds": list(seeds), "per_seed": per_seed, "mean": {}, "sd": {},
+           "validation": {str(seed): m.info.get("validation") for seed, m in zip(seeds, models)}}
+    for scope in ("eq", "reverb", "all"):
+        vals = {k: [per_seed[str(s)][scope][k] for s in seeds] for k in SUMMARY_KEYS}
+        out["mean"][scope] = {k: float(np.mean(v)) for k, v in vals.items()}
+        out["sd"][scope] = {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in vals.items()}
+    return out
+
+
 def markdown(r: dict) -> str:
     from timbrelab.bench.provenance import markdown_footer
     from timbrelab.commands.probe import markdown as exp2_markdown
@@ -155,6 +188,15 @@ def markdown(r: dict) -> str:
     rank_names = r.get("ranking_embedders") or names
     lines = [("**Quick run** (2 words per effect, 3 strengths, 0.5 s excerpts; ranking on one fold, 1 contribution per word): "
               "not for comparison.\n") if r["quick"] else "", exp2_markdown(r["experiment2"], names)]
+    sd = r.get("experiment2_seeds")
+    if sd:
+        from timbrelab.probe.experiment2 import SUMMARY_KEYS
+
+        lines += [f"### timbreclap-heldout over seeds {', '.join(map(str, sd['seeds']))} (its recipe retrained by the bench): mean ± sd", "",
+                  "| scope | " + " | ".join(SUMMARY_KEYS) + " |", "|---" * (len(SUMMARY_KEYS) + 1) + "|"]
+        for scope in ("eq", "reverb", "all"):
+            lines.append(f"| {scope} | " + " | ".join(f"{sd['mean'][scope][k]:.3f} ± {sd['sd'][scope][k]:.3f}" for k in SUMMARY_KEYS) + " |")
+        lines.append("")
     rank = r["socialfx_ranking"]
     if rank is not None:
         p = rank["protocol"]

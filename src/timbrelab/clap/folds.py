@@ -31,68 +31,80 @@ def fold_words(fold: int) -> list[str]:
     return sorted(set(eq[fold]) | set(rv[fold]))
 
 
-class FoldModels:
-    """One ``timbreclap-heldout`` per fold (module docstring). ``for_fold(effect, fold)`` → a TimbreCLAP."""
+def _code_hash() -> str:
+    from importlib import resources
 
-    name = NAME
+    code = hashlib.sha256()
+    for pkg, files in (("timbrelab.clap", ("data.py", "model.py", "train.py")), ("timbrelab.features", ("timbre_stats.py",))):
+        for f in files:
+            code.update(resources.files(pkg).joinpath(f).read_bytes())
+    return code.hexdigest()
+
+
+class TrainedCache:
+    """TimbreCLAP models a benchmark trains from a recipe — another seed, or without a fold's words —
+    cached in ``cache_dir`` under a key of everything they depend on (the recipe's ``[train]``, the
+    seed, the extra held-out words, the training code)."""
 
     def __init__(self, cache_dir, recipe: str = "timbreclap-heldout", progress: bool | None = None):
         self.cache_dir = Path(cache_dir)
         self.recipe = recipe
         self.progress = progress
-        self._models: dict[int, object] = {}
         self._pairs = None
-        self.seconds: dict[int, float] = {}
+        self.seconds: dict[str, float] = {}
 
-    def _data(self):
-        if self._pairs is None:
-            from timbrelab.clap.train import recipe_pairs
-            from timbrelab.ml.recipes import load_recipe
-
-            r = load_recipe(self.recipe)
-            self._train = r["train"]
-            self._pairs = recipe_pairs(self._train, self.progress)
-        return self._pairs
-
-    def key(self, fold: int) -> str:
-        from importlib import resources
-
+    def _train_section(self) -> dict:
         from timbrelab.ml.recipes import load_recipe
 
-        t = load_recipe(self.recipe)["train"]
-        code = hashlib.sha256()
-        for pkg, files in (("timbrelab.clap", ("data.py", "model.py", "train.py")), ("timbrelab.features", ("timbre_stats.py",))):
-            for f in files:
-                code.update(resources.files(pkg).joinpath(f).read_bytes())
-        spec = {"recipe": t, "fold": fold, "words": fold_words(fold), "code": code.hexdigest()}
+        return load_recipe(self.recipe)["train"]
+
+    def key(self, seed: int, extra_words=()) -> str:
+        spec = {"recipe": self._train_section(), "seed": seed, "words": sorted(extra_words), "code": _code_hash()}
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
-    def for_fold(self, effect: str, fold: int):
-        if fold in self._models:
-            return self._models[fold]
+    def model(self, label: str, seed: int, extra_words=()):
+        """The recipe trained with ``seed`` and without ``extra_words`` too (trained now, or from the cache)."""
         from timbrelab.clap.model import TimbreCLAP
         from timbrelab.ml.checkpoint import load_checkpoint, save_checkpoint
 
-        path = self.cache_dir / f"timbreclap-fold{fold}-{self.key(fold)}.safetensors"
+        path = self.cache_dir / f"{label}-{self.key(seed, extra_words)}.safetensors"
         if path.exists():
-            model = TimbreCLAP.from_checkpoint(load_checkpoint(path))
-        else:
-            import time
+            return TimbreCLAP.from_checkpoint(load_checkpoint(path))
+        import time
 
-            from timbrelab.clap.train import CLAPTrainConfig, excluded_for, train
+        from timbrelab.clap.train import CLAPTrainConfig, excluded_for, recipe_pairs, train
 
-            pf, corpus = self._data()
-            t0 = time.perf_counter()
-            excluded = excluded_for(self._train.get("exclude", "probe"), fold_words(fold))
-            model, metrics = train(pf, corpus.rows, excluded, CLAPTrainConfig.from_dict(self._train.get("loop", {})), self._train.get("model", {}),
-                                   self.progress, f"{NAME}-{fold}", corpus)
-            model.info = {"fold": fold, "validation": metrics["validation"], "best_epoch": metrics["best_epoch"]}
-            self.seconds[fold] = round(time.perf_counter() - t0, 1)
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(path, model.to_checkpoint(f"timbreclap_fold{fold}"))
-        model.name = f"{NAME}-{fold}"
-        self._models[fold] = model
+        t = self._train_section()
+        if self._pairs is None:
+            self._pairs = recipe_pairs(t, self.progress)
+        pf, corpus = self._pairs
+        t0 = time.perf_counter()
+        excluded = excluded_for(t.get("exclude", "probe"), extra_words)
+        loop = {**t.get("loop", {}), "seed": seed}
+        model, metrics = train(pf, corpus.rows, excluded, CLAPTrainConfig.from_dict(loop), t.get("model", {}), self.progress, label, corpus)
+        model.info = {"seed": seed, "validation": metrics["validation"], "best_epoch": metrics["best_epoch"], "extra_words": len(extra_words)}
+        self.seconds[label] = round(time.perf_counter() - t0, 1)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(path, model.to_checkpoint(label.replace("-", "_")))
         return model
+
+
+class FoldModels:
+    """One ``timbreclap-heldout`` per fold (module docstring). ``for_fold(effect, fold)`` → a TimbreCLAP."""
+
+    name = NAME
+
+    def __init__(self, cache_dir, recipe: str = "timbreclap-heldout", progress: bool | None = None, seed: int = 0):
+        self.cache = TrainedCache(cache_dir, recipe, progress)
+        self.seed = seed
+        self._models: dict[int, object] = {}
+
+    def for_fold(self, effect: str, fold: int):
+        if fold not in self._models:
+            model = self.cache.model(f"{NAME}-{fold}", self.seed, fold_words(fold))
+            model.name = f"{NAME}-{fold}"
+            self._models[fold] = model
+        return self._models[fold]
 
     # the embedder protocol's two methods: a fold set is not one model
     def embed_audio(self, audio, sample_rate):

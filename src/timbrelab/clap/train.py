@@ -334,15 +334,20 @@ def validation_sweep(corpus, val_words, cfg: CLAPTrainConfig, stats_config: dict
     mix = srcs[0] / max(np.sqrt(np.mean(srcs[0] ** 2)), 1e-9) + srcs[1] / max(np.sqrt(np.mean(srcs[1] ** 2)), 1e-9)
     srcs.append((mix * 0.5 / np.max(np.abs(mix))).astype(np.float32))
     strengths = [0.2, 0.4, 0.6, 0.8, 1.0]
-    words = sorted({w for _, w in cands})
     sr = corpus.sample_rate
     X0 = np.stack([timbre_stats(x, sr, sc) for x in srcs])
+    words = sorted({w for _, w in cands})
     cases, X = [], []
     for effect, w in cands:
-        plans = [plan_for(effect, w, s) for s in strengths]
+        try:
+            plans = [plan_for(effect, w, s) for s in strengths]
+        except BadParameterError:  # a map entry the description parser reads as no word (e.g. "very"): not playable as a word
+            continue
         for k, x in enumerate(srcs):
             cases.append((effect, words.index(w), k))
             X += [timbre_stats(apply(x, sr, plan=p, tail_s=0.0).audio, sr, sc) for p in plans]
+    if not cases:
+        return None
     return {"words": words, "cases": cases, "strengths": strengths, "X": np.array(X, np.float32), "X0": X0.astype(np.float32)}
 
 

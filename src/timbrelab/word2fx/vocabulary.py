@@ -24,8 +24,11 @@ import time
 
 
 def vocabulary() -> list[str]:
-    """Sorted texts: crowd-map words (both forms) and the models' training words (``word_key`` form)."""
+    """Sorted texts: crowd-map words (both forms) and the models' training words (``word_key`` form);
+    and the prompts "a <word> sound" of the English map words and experiment 2's words, the texts the
+    language–audio embedders of ``describe`` and the probe embed (``probe.describe``, ``probe.experiment2``)."""
     from timbrelab.lexicon.maps import eq_map, reverb_map
+    from timbrelab.probe.reference import experiment2_config, prompt_for
     from timbrelab.word2fx.data import eq_contributions, word_key
     from timbrelab.word2fx.reverb_data import eligible_words
 
@@ -36,6 +39,9 @@ def vocabulary() -> list[str]:
                 texts |= {e.word, e.word.lower(), e.word.replace("-", " "), word_key(e.word)}
     texts |= {word_key(w) for w in eq_contributions().vocabulary}
     texts |= {word_key(w) for w in eligible_words()}
+    words = {e.word for m in (eq_map(), reverb_map()) for e in m.entries if e.lang == "English"}
+    words |= {w for ws in experiment2_config().descriptors.values() for w in ws}
+    texts |= {prompt_for(w.replace("-", " ").replace("_", " ")) for w in words}
     return sorted(t for t in texts if t)
 
 

@@ -1,7 +1,7 @@
 """The one-way flow of DESIGN.md, read from the source (ast), not from a running import:
 
     shared ground (audio, errors, io_utils, dsp, features, text, data, ml, eval, plots, provenance)
-        → capabilities (word2fx, timbre_cnn, lexicon, fx, probe, separate, explore)
+        → capabilities (word2fx, timbre_cnn, lexicon, fx, probe, clap, separate, explore)
         → service → cli · commands · studio   (bench and demo are entry points too)
 
 - the shared ground imports no capability and nothing above them;
@@ -28,7 +28,7 @@ import timbrelab
 
 PKG = Path(timbrelab.__file__).resolve().parent
 SHARED_GROUND = ("audio", "errors", "io_utils", "dsp", "features", "text", "data", "ml", "eval", "plots", "provenance")
-CAPABILITIES = ("word2fx", "timbre_cnn", "lexicon", "fx", "probe", "separate", "explore")
+CAPABILITIES = ("word2fx", "timbre_cnn", "lexicon", "fx", "probe", "clap", "separate", "explore")
 ABOVE_CAPABILITIES = ("service", "cli", "commands", "studio", "bench")
 ENTRY_POINTS = ("demo",)  # a shell over the capabilities, like the service
 FORBIDDEN = {

@@ -21,6 +21,8 @@ PROBES = {
     "word2eq": lambda m: m.predict(WORDS),
     "word2reverb": lambda m: m.predict(WORDS),
     "timbre_cnn": lambda m: np.array(list(m.classify(*_noise(), 5).probabilities.values())),
+    "timbreclap": lambda m: np.concatenate([m.embed_audio(*_noise()), m.embed_text(["a warm sound", "a violin"]).ravel()]),
+    "timbreclap_heldout": lambda m: np.concatenate([m.embed_audio(*_noise()), m.embed_text(["a warm sound", "a violin"]).ravel()]),
 }
 
 

@@ -1,5 +1,6 @@
-"""`timbrelab bench probe`: the quick run on the crowd-curve toy embedder (tests/probe_toys.py), and
-the message when no embedder is given while timbrelab has no built-in one."""
+"""`timbrelab bench probe`: the quick run on the built-in TimbreCLAP models and the crowd-curve toy
+embedder (tests/probe_toys.py), and the message when no embedder is given while timbrelab has no
+built-in one."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def test_quick_run_writes_json_markdown_and_figures(bench_run):
     run = bench_run("probe")
     assert run.code == 0, run.err
     r = run.report
-    assert r["benchmark"] == "probe" and r["quick"] and r["embedders"] == ["crowd-eq"]
+    assert r["benchmark"] == "probe" and r["quick"] and r["embedders"] == ["timbreclap", "timbreclap-heldout", "crowd-eq"]
+    assert r["ranking_held_out"]["timbreclap"].startswith("no") and r["experiment2_seeds"] is None  # the quick run retrains nothing
     e2 = r["experiment2"]["crowd-eq"]
     assert set(e2) == {"eq", "reverb", "all"} and 0 <= e2["eq"]["positive_slope_rate"] <= 1
     assert e2["eq"]["positive_slope_rate"] == 1.0  # the toy's text vector is the crowd curve: EQ moves it towards the word

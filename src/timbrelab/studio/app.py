@@ -414,6 +414,21 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
 
         return await work(run, job, folder)
 
+    async def file_answer(request: Request, default_top: str, top_error: str, answer):
+        """An uploaded file (or the example) and a "top" → ``{"input": view, **answer(src, top, name)}`` (classify, describe)."""
+        job, folder, form, src, name, uploaded = await form_and_input(request)
+        top_s = str(form.fields.get("top", default_top)).strip() or default_top
+        if not top_s.isdigit():
+            store.drop_job(job)
+            raise BadParameterError(top_error)
+
+        def run():
+            inf = aio.info(src)
+            out = answer(src, int(top_s), name)
+            return {"input": input_view(job, src, name, uploaded, inf), **out}
+
+        return await work(run, job, folder)
+
     _CLASSIFY_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object",
         "properties": {
@@ -425,19 +440,7 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
     @app.post("/api/classify", summary="Instrument probabilities of an uploaded file (or the example), with a timeline",
               openapi_extra=_CLASSIFY_BODY)
     async def classify(request: Request):
-        job, folder, form, src, name, uploaded = await form_and_input(request)
-        top_s = str(form.fields.get("top", "5")).strip() or "5"
-        if not top_s.isdigit():
-            store.drop_job(job)
-            raise BadParameterError("--top must be a whole number from 1 to 28")
-
-        def run():
-            inf = aio.info(src)
-            r = service.classify_file(src, int(top_s)).to_dict()
-            view = input_view(job, src, name, uploaded, inf)
-            return {"input": view, **r}
-
-        return await work(run, job, folder)
+        return await file_answer(request, "5", "--top must be a whole number from 1 to 28", lambda src, top, name: service.classify_file(src, top).to_dict())
 
     # ---------------------------------------------------------------- describe & search (the language–audio embedder)
 
@@ -456,19 +459,8 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
     @app.post("/api/describe", summary="An uploaded file (or the example) in words: its instrument and closest timbre words",
               openapi_extra=_DESCRIBE_BODY)
     async def describe(request: Request):
-        job, folder, form, src, name, uploaded = await form_and_input(request)
-        top_s = str(form.fields.get("top", "8")).strip() or "8"
-        if not top_s.isdigit():
-            store.drop_job(job)
-            raise BadParameterError("--top must be a whole number of at least 1")
-
-        def run():
-            inf = aio.info(src)
-            d = service.describe_file(src, int(top_s)).to_dict()
-            view = input_view(job, src, name, uploaded, inf)
-            return {"input": view, **d, "path": name}
-
-        return await work(run, job, folder)
+        return await file_answer(request, "8", "--top must be a whole number of at least 1",
+                                 lambda src, top, name: {**service.describe_file(src, top).to_dict(), "path": name})
 
     _SEARCH_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object",

@@ -811,6 +811,30 @@
     load();
   }
 
+  // an upload form (a file or the bundled example, and how many to list) posted to `url`, its answer drawn by `render`
+  function wireUploadForm(form, err, busy, source, topInput, defaultTop, url, render, blocked = () => false) {
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (busy.active || blocked()) return;
+      clearError(err);
+      let fd;
+      let uploading;
+      try {
+        [fd, uploading] = source.form();
+      } catch (x) {
+        showError(err, x.message);
+        return;
+      }
+      fd.append("top", topInput.value || defaultTop);
+      try {
+        render(await submitForm(url, fd, busy, uploading));
+      } catch (x) {
+        showError(err, x instanceof ApiError ? x.message : "the page could not show the answer");
+        if (!(x instanceof ApiError)) console.error(x);
+      }
+    });
+  }
+
   // ------------------------------------------------------------------------------------ Classify
 
   const PALETTE = ["#f0a94b", "#6cb4ee", "#8fd18b", "#e07a9b", "#b59cf0", "#f2d46b", "#63d1c4", "#e88f6a", "#9fb4c9", "#c8e06b"];
@@ -822,26 +846,7 @@
     const busy = makeBusy($("classify-busy"), [submit]);
     const source = makeSource($("classify-file"), $("classify-use-example"));
 
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      if (busy.active) return;
-      clearError(err);
-      let fd;
-      let uploading;
-      try {
-        [fd, uploading] = source.form();
-      } catch (x) {
-        showError(err, x.message);
-        return;
-      }
-      fd.append("top", $("classify-top").value || "5");
-      try {
-        renderClassify(await submitForm("/api/classify", fd, busy, uploading));
-      } catch (x) {
-        showError(err, x instanceof ApiError ? x.message : "the page could not show the answer");
-        if (!(x instanceof ApiError)) console.error(x);
-      }
-    });
+    wireUploadForm(form, err, busy, source, $("classify-top"), "5", "/api/classify", renderClassify);
   }
 
   function renderClassify(c) {
@@ -944,26 +949,7 @@
       ssubmit.disabled = true;
     }
 
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      if (busy.active || submit.disabled) return;
-      clearError(err);
-      let fd;
-      let uploading;
-      try {
-        [fd, uploading] = source.form();
-      } catch (x) {
-        showError(err, x.message);
-        return;
-      }
-      fd.append("top", $("describe-top").value || "8");
-      try {
-        renderDescribe(await submitForm("/api/describe", fd, busy, uploading));
-      } catch (x) {
-        showError(err, x instanceof ApiError ? x.message : "the page could not show the answer");
-        if (!(x instanceof ApiError)) console.error(x);
-      }
-    });
+    wireUploadForm(form, err, busy, source, $("describe-top"), "8", "/api/describe", renderDescribe, () => submit.disabled);
 
     const player = $("search-player");
     const body = $("search-body");

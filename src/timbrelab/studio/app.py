@@ -429,13 +429,15 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
 
         return await work(run, job, folder)
 
-    _CLASSIFY_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object",
-        "properties": {
-            "file": {"type": "string", "format": "binary", "description": "the audio to classify (any length: streamed)"},
-            "example": {"type": "boolean", "description": "true: classify the bundled example"},
-            "top": {"type": "integer", "default": 5, "description": "how many instruments to list (1 … 28)"},
+    def upload_body(verb: str, file_note: str, top_default: int, top_desc: str) -> dict:
+        """The OpenAPI body of a file-or-example form with a "top" (classify, describe)."""
+        return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary", "description": f"the audio to {verb}{file_note}"},
+            "example": {"type": "boolean", "description": f"true: {verb} the bundled example"},
+            "top": {"type": "integer", "default": top_default, "description": top_desc},
         }}}}}}
+
+    _CLASSIFY_BODY = upload_body("classify", " (any length: streamed)", 5, "how many instruments to list (1 … 28)")
 
     @app.post("/api/classify", summary="Instrument probabilities of an uploaded file (or the example), with a timeline",
               openapi_extra=_CLASSIFY_BODY)
@@ -448,13 +450,7 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
     async def embedder():
         return await in_pool(service.embedder_info)
 
-    _DESCRIBE_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object",
-        "properties": {
-            "file": {"type": "string", "format": "binary", "description": "the audio to describe"},
-            "example": {"type": "boolean", "description": "true: describe the bundled example"},
-            "top": {"type": "integer", "default": 8, "description": "how many words to list (as `timbrelab describe --top`)"},
-        }}}}}}
+    _DESCRIBE_BODY = upload_body("describe", "", 8, "how many words to list (as `timbrelab describe --top`)")
 
     @app.post("/api/describe", summary="An uploaded file (or the example) in words: its instrument and closest timbre words",
               openapi_extra=_DESCRIBE_BODY)

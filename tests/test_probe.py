@@ -171,6 +171,9 @@ def test_entry_points_are_read_from_the_metadata(monkeypatch):
         return []
 
     monkeypatch.setattr(md, "entry_points", fake)
+    from timbrelab.probe import embedders
+
+    monkeypatch.setattr(embedders, "BUILTIN_EMBEDDERS", {})  # nothing built in, nothing installed
     with pytest.raises(BadParameterError, match="installed: none"):
         load_embedder("whatever")
     assert seen == {"group": "timbrelab.embedders"}

@@ -77,12 +77,12 @@ def register(sub) -> None:
 
 
 def embedders(specs: list[str], options: dict) -> list:
-    """The built-in embedders, then each spec; none at all → BadParameterError saying there is no built-in one yet."""
+    """The built-in embedders, then each spec; none at all → BadParameterError saying so."""
     from timbrelab.errors import BadParameterError
     from timbrelab.probe.embedders import BUILTIN_EMBEDDERS, load_embedder
 
     if not BUILTIN_EMBEDDERS and not specs:
-        raise BadParameterError("there is no built-in embedder yet (timbrelab's own TimbreCLAP will register when it ships): "
+        raise BadParameterError("there is no embedder to probe (no built-in one is registered): "
                                 "give one with --embedder SPEC (an entry-point name or package.module:factory; repeatable)")
     return [load_embedder(n) for n in sorted(BUILTIN_EMBEDDERS)] + [load_embedder(s, **options) for s in specs]
 

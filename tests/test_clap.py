@@ -126,13 +126,10 @@ def _toy_pairs(n_clip=120, n_proc=240, seed=0):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_training_learns_directions_and_holds_out_words(tmp_path):
-    import torch
-
     from timbrelab.clap.model import TimbreCLAP
     from timbrelab.clap.train import CLAPTrainConfig, train
     from timbrelab.ml.checkpoint import load_checkpoint, save_checkpoint
 
-    torch.set_num_threads(1)
     pf, rows = _toy_pairs()
     cfg = CLAPTrainConfig(max_epochs=25, patience=25, batch_size=64, val_word_fraction=0.34, val_source="B", seed=0)
     ex = CD.excluded_words(["brilliant"], wordnet=False)

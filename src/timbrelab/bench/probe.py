@@ -8,7 +8,9 @@ Runs, for the embedders of :data:`timbrelab.probe.embedders.BUILTIN_EMBEDDERS` p
   release's four models, the per-descriptor ↑ / – / ↓ table;
 - **the SocialFX ranking** (:mod:`timbrelab.probe.socialfx_rank`): contributions rendered on guitar
   and piano, the contributor's word ranked among held-out words — MRR, AUC, top-1 against chance and
-  the fold-fitted word → effect text-only reference.
+  the fold-fitted word → effect text-only reference;
+- **text → audio retrieval** (:mod:`timbrelab.probe.retrieval`) on the real recordings (Medley-solos-DB
+  small, the Debian set): "a <class> sound" against every clip — mAP, P@10, zero-shot top-1.
 
 Writes ``bench_probe.json`` (every figure, with provenance), ``bench_probe.md`` and two PNGs:
 ``bench_probe.png`` — Δ against strength like the release's Figure 4 (mean Δ over the sources at
@@ -66,6 +68,7 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_probe.json)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the markdown and PNGs (default {DEFAULT_OUT})")
     p.add_argument("--no-ranking", action="store_true", help="experiment 2 only (skip the SocialFX ranking)")
+    p.add_argument("--no-retrieval", action="store_true", help="skip the text → audio retrieval on the real recordings")
     p.add_argument("--no-folds", action="store_true",
                    help=f"skip {FOLDS_NAME} (TimbreCLAP trained once per SocialFX fold without its test words: ~3 min a fold, cached)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
@@ -88,6 +91,8 @@ def embedders(specs: list[str], options: dict) -> list:
 
 
 def run(args) -> int:
+    import numpy as np
+
     from timbrelab.bench.provenance import report_provenance
     from timbrelab.commands.probe import _options
     from timbrelab.io_utils import atomic_write_text
@@ -113,6 +118,19 @@ def run(args) -> int:
     seeds = None
     if not args.quick and not args.no_seeds:
         seeds = seed_spread(args.seeds, args.folds_dir, sources)
+    retrieval = None
+    if not args.quick and not args.no_retrieval:
+        from timbrelab.probe.retrieval import retrieval as run_retrieval
+
+        seed_models = seeds.pop("_models", []) if seeds else []
+        retrieval = {name: run_retrieval(embs + seed_models, name) for name in ("medley", "debian")}
+        if seeds:
+            for name, r in retrieval.items():
+                vals = {k: [r["embedders"][m.name][k] for m in seed_models] for k in ("map", "mean_p_at_k", "zero_shot_top1")}
+                seeds.setdefault("retrieval", {})[name] = {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
+                                                           for k, v in vals.items()}
+    elif seeds:
+        seeds.pop("_models", None)
     ranking = None
     if not args.no_ranking:
         rank_sources = [s for s in sources if s.name in ("guitar", "piano")]
@@ -139,6 +157,7 @@ def run(args) -> int:
         "experiment2": exp2.to_dict(),
         "socialfx_ranking": ranking.to_dict() if ranking is not None else None,
         "experiment2_seeds": seeds,
+        "retrieval": retrieval,
         "reference_data": reference_provenance(),
         "seconds": {"experiment2": round(t_exp2, 1), "total": round(wall, 1)},
     }
@@ -172,7 +191,7 @@ def seed_spread(seeds, cache_dir, sources) -> dict:
     run = E2.run_experiment2(models, sources=sources)
     per_seed = {str(seed): r.figures() for seed, r in zip(seeds, run.results)}
     out = {"recipe": "timbreclap-heldout", "seeds": list(seeds), "per_seed": per_seed, "mean": {}, "sd": {},
-           "validation": {str(seed): m.info.get("validation") for seed, m in zip(seeds, models)}}
+           "validation": {str(seed): m.info.get("validation") for seed, m in zip(seeds, models)}, "_models": models}
     for scope in ("eq", "reverb", "all"):
         vals = {k: [per_seed[str(s)][scope][k] for s in seeds] for k in SUMMARY_KEYS}
         out["mean"][scope] = {k: float(np.mean(v)) for k, v in vals.items()}
@@ -196,6 +215,23 @@ def markdown(r: dict) -> str:
                   "| scope | " + " | ".join(SUMMARY_KEYS) + " |", "|---" * (len(SUMMARY_KEYS) + 1) + "|"]
         for scope in ("eq", "reverb", "all"):
             lines.append(f"| {scope} | " + " | ".join(f"{sd['mean'][scope][k]:.3f} ± {sd['sd'][scope][k]:.3f}" for k in SUMMARY_KEYS) + " |")
+        lines.append("")
+    ret = r.get("retrieval")
+    if ret:
+        lines += ["## Text → audio retrieval on real recordings", "",
+                  "Each class of the set queried as \"a <class> sound\"; every clip ranked by cosine. mAP and P@10 over the set's classes; "
+                  "zero-shot top-1: each clip's class = its nearest query among the set's classes. Never trained, selected or stopped on.", "",
+                  "| set | embedder | mAP | chance | mean P@10 | zero-shot top-1 | chance |", "|---|---|---|---|---|---|---|"]
+        for set_name, x in ret.items():
+            for n, v in x["embedders"].items():
+                lines.append(f"| {set_name} ({x['clips']} clips, {len(x['classes'])} classes) | {n} | {v['map']:.3f} | {x['chance']['map']:.3f} "
+                             f"| {v['mean_p_at_k']:.3f} | {v['zero_shot_top1']:.3f} | {x['chance']['top1']:.3f} |")
+            sr = (sd or {}).get("retrieval", {}).get(set_name)
+            if sr:
+                lines.append(f"| {set_name} | **timbreclap-heldout, seeds {', '.join(map(str, sd['seeds']))}: mean ± sd** | "
+                             f"**{sr['map']['mean']:.3f} ± {sr['map']['sd']:.3f}** | {x['chance']['map']:.3f} | "
+                             f"**{sr['mean_p_at_k']['mean']:.3f} ± {sr['mean_p_at_k']['sd']:.3f}** | "
+                             f"**{sr['zero_shot_top1']['mean']:.3f} ± {sr['zero_shot_top1']['sd']:.3f}** | {x['chance']['top1']:.3f} |")
         lines.append("")
     rank = r["socialfx_ranking"]
     if rank is not None:

@@ -39,7 +39,7 @@ def main() -> int:
     ap.add_argument("--out", default="reports/timbreclap")
     args = ap.parse_args()
     torch.set_num_threads(1)  # a script's own process: the recorded runs used one thread
-    prov = provenance("python scripts/clap_variants.py " + " ".join(f"--seeds {s}" for s in args.seeds))
+    prov = provenance("python scripts/clap_variants.py --seeds " + " ".join(map(str, args.seeds)))
     t = load_recipe("timbreclap-heldout")["train"]
     excluded = CT.excluded_for(t.get("exclude", "probe"))
     results = {}

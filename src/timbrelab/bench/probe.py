@@ -115,22 +115,19 @@ def run(args) -> int:
     sources = E2.default_sources(excerpt_s)
     exp2 = E2.run_experiment2(embs, sources=sources, words=words, strengths=strengths)
     t_exp2 = time.perf_counter() - t0
-    seeds = None
+    seeds, seed_models = None, []
     if not args.quick and not args.no_seeds:
-        seeds = seed_spread(args.seeds, args.folds_dir, sources)
+        seeds, seed_models = seed_spread(args.seeds, args.folds_dir, sources)
     retrieval = None
     if not args.quick and not args.no_retrieval:
         from timbrelab.probe.retrieval import retrieval as run_retrieval
 
-        seed_models = seeds.pop("_models", []) if seeds else []
         retrieval = {name: run_retrieval(embs + seed_models, name) for name in ("medley", "debian")}
         if seeds:
             for name, r in retrieval.items():
                 vals = {k: [r["embedders"][m.name][k] for m in seed_models] for k in ("map", "mean_p_at_k", "zero_shot_top1")}
                 seeds.setdefault("retrieval", {})[name] = {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
                                                            for k, v in vals.items()}
-    elif seeds:
-        seeds.pop("_models", None)
     ranking = None
     if not args.no_ranking:
         rank_sources = [s for s in sources if s.name in ("guitar", "piano")]
@@ -173,7 +170,7 @@ def run(args) -> int:
     return 0
 
 
-def seed_spread(seeds, cache_dir, sources) -> dict:
+def seed_spread(seeds, cache_dir, sources) -> tuple[dict, list]:
     """``timbreclap-heldout``'s recipe trained with each seed (cached), each through experiment 2: per
     seed the five figures per scope, and their mean and sample sd."""
     import numpy as np
@@ -191,12 +188,12 @@ def seed_spread(seeds, cache_dir, sources) -> dict:
     run = E2.run_experiment2(models, sources=sources)
     per_seed = {str(seed): r.figures() for seed, r in zip(seeds, run.results)}
     out = {"recipe": "timbreclap-heldout", "seeds": list(seeds), "per_seed": per_seed, "mean": {}, "sd": {},
-           "validation": {str(seed): m.info.get("validation") for seed, m in zip(seeds, models)}, "_models": models}
+           "validation": {str(seed): m.info.get("validation") for seed, m in zip(seeds, models)}}
     for scope in ("eq", "reverb", "all"):
         vals = {k: [per_seed[str(s)][scope][k] for s in seeds] for k in SUMMARY_KEYS}
         out["mean"][scope] = {k: float(np.mean(v)) for k, v in vals.items()}
         out["sd"][scope] = {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in vals.items()}
-    return out
+    return out, models
 
 
 def markdown(r: dict) -> str:

@@ -85,7 +85,7 @@ class Split:
     excluded_words: int
 
 
-def split(pf, corpus_rows, excluded: set, cfg: CLAPTrainConfig) -> Split:
+def split(pf, excluded: set, cfg: CLAPTrainConfig) -> Split:
     from timbrelab.clap.data import is_excluded
 
     rng = np.random.default_rng([cfg.seed, 1])
@@ -154,7 +154,7 @@ def train(pf, corpus_rows, excluded: set, cfg: CLAPTrainConfig | None = None, mo
 
     cfg = cfg or CLAPTrainConfig()
     t_start = time.perf_counter()
-    sp = split(pf, corpus_rows, excluded, cfg)
+    sp = split(pf, excluded, cfg)
     if len(sp.train) == 0:
         raise BadParameterError("TimbreCLAP: no training items are left")
     # texts: every caption of the training clips, every prompt of a training / validation word, the class prompts
@@ -226,13 +226,13 @@ def train(pf, corpus_rows, excluded: set, cfg: CLAPTrainConfig | None = None, mo
     @torch.no_grad()
     def validate(model) -> float:
         model.eval()
-        s = validation_scores(model, X, Xo, R, sp, val_word_ids, class_ids, classes, pf, corpus_rows, sweep)
+        s = validation_scores(model, X, Xo, R, sp, val_word_ids, class_ids, classes, pf, sweep)
         return s["score"]
 
     loop = LoopConfig(max_epochs=cfg.max_epochs, patience=cfg.patience, batch_size=cfg.batch_size, seed=cfg.seed, mode="max")
     fitted = fit(net, loss_on, len(sp.train), loop, opt, validate=validate, progress=progress, desc=f"train {name}")
     net.eval()
-    final = validation_scores(net, X, Xo, R, sp, val_word_ids, class_ids, classes, pf, corpus_rows, sweep)
+    final = validation_scores(net, X, Xo, R, sp, val_word_ids, class_ids, classes, pf, sweep)
     with torch.no_grad():
         clips = sp.train[~is_proc.numpy()]
         sub = np.random.default_rng([cfg.seed, 3]).choice(clips, size=min(5000, len(clips)), replace=False)
@@ -251,7 +251,7 @@ def train(pf, corpus_rows, excluded: set, cfg: CLAPTrainConfig | None = None, mo
     return model, metrics
 
 
-def validation_scores(net, X, Xo, R, sp: Split, val_word_ids, class_ids, classes, pf, corpus_rows, sweep=None) -> dict:
+def validation_scores(net, X, Xo, R, sp: Split, val_word_ids, class_ids, classes, pf, sweep=None) -> dict:
     """Word MRR by Δ among the validation words, zero-shot instrument accuracy on the validation
     source, and (with ``sweep``) experiment 2's figures on validation words and clips. The score:
     the mean of the sweep's positive-slope rate, its mean Pearson r and the instrument accuracy (the

@@ -83,6 +83,7 @@ BENCH_QUICK_RUNS = {
     "timbre-cnn-ablation": ["--quick", "--model", "dieleman-1x", "--seeds", "0", "1", "--variants", "all", "no-augmentation", "no-noise", "no-freepats"],
     "speed": ["--only", "classify", "--classify-max-s", "10"],
     "probe": ["--quick", "--embedder", "probe_toys:crowd_eq_embedder"],
+    "separate": ["--quick", "--seeds", "0", "1"],
 }
 
 

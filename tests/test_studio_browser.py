@@ -6,7 +6,8 @@ tests/describe_toys.py). Apply on an uploaded file (players, plots, summary, dow
 audio fetched back), Classify on the bundled example (bars), a description the crowd maps cannot
 resolve (the server's one line in the error box), the Words tab, Describe & search (words of an
 uploaded sound, a folder searched and a result played; a missing embedder's one line on a second
-server), the /docs page made from /openapi.json, and that nothing in the static files points at
+server), Separate on the example (the tiny separator of tests/separate_toys.py: players, downloads and
+spectrograms), the /docs page made from /openapi.json, and that nothing in the static files points at
 another host.
 
 Skipped only when Selenium, Chromium or chromedriver is not installed. Selenium Manager is never run
@@ -45,12 +46,23 @@ def _browser_paths():
 TOY = "describe_toys:band_embedder"
 
 
+def toy_loader(name):
+    """The registry's models, but the tiny separator of tests/separate_toys.py for "separator"."""
+    if name == "separator":
+        from separate_toys import tiny_separator
+
+        return tiny_separator()
+    from timbrelab.models import load
+
+    return load(name)
+
+
 @pytest.fixture(scope="module")
 def server():
     from timbrelab.service import Service
     from timbrelab.studio.app import StudioServer
 
-    with StudioServer(port=0, service=Service(embedder=TOY)) as s:
+    with StudioServer(port=0, service=Service(embedder=TOY, loader=toy_loader)) as s:
         yield s
 
 
@@ -330,6 +342,52 @@ def test_describe_tab_shows_a_missing_embedder_in_one_line(driver, monkeypatch):
         driver.find_element(By.ID, "tab-words").click()  # the rest of the page works
         wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#words-body tr"), "the Words tab broke")
         assert not js_errors(driver)
+
+
+def test_separate_tab_plays_the_estimate_and_the_residual(driver, server):
+    open_page(driver, server, tab="apply")
+    driver.find_element(By.ID, "tab-separate").click()
+    assert driver.find_element(By.ID, "tab-separate").get_attribute("aria-selected") == "true"
+    assert not driver.find_element(By.ID, "separate-result").is_displayed()
+    assert "below 11 kHz" in driver.find_element(By.ID, "separate-form").text
+
+    # nothing typed: the page says so without asking the server
+    driver.find_element(By.ID, "separate-use-example").click()
+    driver.find_element(By.ID, "separate-submit").click()
+    assert "type what to extract" in driver.find_element(By.ID, "separate-error").text
+
+    # a suggestion fills the box; then a typed query, run on the example
+    driver.find_element(By.CSS_SELECTOR, '#separate-suggestions button[data-query="the trumpet"]').click()
+    query = driver.find_element(By.ID, "separate-query")
+    assert query.get_attribute("value") == "the trumpet"
+    query.clear()
+    query.send_keys("the violin")
+    driver.find_element(By.ID, "separate-submit").click()
+    estimate = wait(driver, lambda d: d.find_element(By.ID, "separate-estimate").get_attribute("src") or False, "no estimate player")
+    residual = driver.find_element(By.ID, "separate-residual").get_attribute("src")
+    assert "/api/files/" in estimate and "/api/files/" in residual and estimate != residual
+    assert driver.find_element(By.ID, "separate-mix").get_attribute("src").endswith("/api/example")
+    assert driver.find_element(By.ID, "separate-result").is_displayed()
+    assert driver.find_element(By.ID, "separate-submit").is_enabled()
+    assert "\u201cthe violin\u201d" in driver.find_element(By.ID, "separate-names").text
+    assert "dB RMS" in driver.find_element(By.ID, "separate-estimate-tag").text
+    assert "dB RMS" in driver.find_element(By.ID, "separate-residual-tag").text
+
+    # the spectrograms are drawn: both images loaded
+    for key in ("mixture", "estimate"):
+        wait(driver, lambda d: d.execute_script(f"const i = document.getElementById('separate-spec-{key}'); "
+                                                "return i.complete && i.naturalWidth > 100;"), f"no {key} spectrogram")
+
+    # the downloads and the players' audio, fetched as the browser would
+    for key, src in (("estimate", estimate), ("residual", residual)):
+        href = driver.find_element(By.ID, f"separate-download-{key}").get_attribute("href")
+        assert "download=1" in href
+        for u in (src, href):
+            with urllib.request.urlopen(absolute(server, u), timeout=30) as r:
+                data = r.read()
+            assert len(data) > 1000 and data[:4] == b"RIFF"
+    assert not visible_errors(driver)
+    assert not js_errors(driver)
 
 
 def test_docs_page_lists_every_path_from_openapi(driver, server):

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "timbrelab.commands.studio",
     "timbrelab.commands.probe",
     "timbrelab.commands.describe",
+    "timbrelab.commands.separate",
 ]
 #: benchmark modules (each has register(bench_subparsers))
 BENCH_MODULES = [
@@ -32,6 +33,7 @@ BENCH_MODULES = [
     "timbrelab.bench.word2eq",
     "timbrelab.bench.word2reverb",
     "timbrelab.bench.timbre_cnn",
+    "timbrelab.bench.separate",
     "timbrelab.bench.timbre_cnn_ablation",
     "timbrelab.bench.speed",
     "timbrelab.bench.probe",

@@ -152,6 +152,29 @@ class Service:
 
 
     # --- sounds in words: describe, embed, search (the language–audio embedder) ---
+    # --- separation ---
+    def separator(self, path=None):
+        """The shipped separator, or the one in checkpoint ``path`` (e.g. a finetune-separator run), held per path."""
+        if path is None:
+            return self.model("separator")
+        from pathlib import Path
+
+        key = f"separator@{Path(path).resolve()}"
+        if key not in self._models:
+            from timbrelab.ml.registry import load_path
+
+            if not Path(path).is_file():
+                from timbrelab.errors import BadParameterError
+
+                raise BadParameterError(f"{path}: no such separator checkpoint")
+            self._models[key] = load_path(path, "timbrelab.separate.model:Separator")
+        return self._models[key]
+
+    def separate_file(self, in_path, queries, output, residual_path=None, model_path=None, **kw) -> dict:
+        from timbrelab.separate.stream import separate_file
+
+        return separate_file(self.separator(model_path), in_path, queries, output, residual_path, **kw)
+
     @property
     def embedder_spec(self) -> str:
         """The embedder as configured: its spec, or the name of an embedder object given."""

@@ -176,6 +176,100 @@ def _float(fields: dict, name: str, default: float) -> float:
         raise BadParameterError(f"{name}: invalid number '{str(v)[:40]}'") from None
 
 
+#: what the Separate tab's spectrograms show: the first seconds of a file, at most this many columns and rows
+SPECTROGRAM_EXCERPT_S = 60.0
+SPECTROGRAM_COLUMNS, SPECTROGRAM_ROWS, SPECTROGRAM_FLOOR_HZ, SPECTROGRAM_RANGE_DB = 720, 200, 30.0, 80.0
+
+
+def _first_seconds(path: Path, seconds: float):
+    """The first ``seconds`` of a file as a mono float array (streamed: a long file is never read whole)."""
+    import numpy as np
+
+    from timbrelab import audio as aio
+
+    inf = aio.info(path)
+    want, parts, got = int(seconds * inf.sample_rate), [], 0
+    for b in aio.iter_blocks(path):
+        parts.append(b[:, : want - got].mean(axis=0))
+        got += parts[-1].shape[0]
+        if got >= want:
+            break
+    return (np.concatenate(parts) if parts else np.zeros(0, np.float32)).astype(np.float32), inf.sample_rate
+
+
+def spectrogram_db(path: Path, seconds: float = SPECTROGRAM_EXCERPT_S):
+    """A small log-frequency spectrogram of a file's first ``seconds`` (its channels' mean): ``(db, freqs_hz,
+    duration_s)``, ``db`` ``(rows, columns)`` in dB re. a full-scale sine, rows log-spaced from 30 Hz to the
+    file's Nyquist frequency, columns the maximum over groups of STFT frames (at most ``SPECTROGRAM_COLUMNS``)."""
+    import numpy as np
+    import torch
+
+    from timbrelab.features.stft import STFTConfig, stft
+
+    x, sr = _first_seconds(path, seconds)
+    n_fft = 2048 if sr > 32000 else 1024
+    config = STFTConfig(n_fft=n_fft, hop=n_fft // 4)
+    with torch.no_grad():
+        mag = stft(torch.from_numpy(np.ascontiguousarray(x)), config).abs().numpy() / (config.window_tensor().sum().item() / 2)
+    db = 20 * np.log10(np.maximum(mag, 1e-8))  # (bins, frames)
+    freqs = np.geomspace(SPECTROGRAM_FLOOR_HZ, sr / 2, SPECTROGRAM_ROWS)
+    pos = freqs / (sr / n_fft)  # fractional bin of each row
+    lo = np.minimum(np.floor(pos).astype(int), db.shape[0] - 2)
+    w = (pos - lo)[:, None]
+    rows = db[lo] * (1 - w) + db[lo + 1] * w
+    if rows.shape[1] > SPECTROGRAM_COLUMNS:
+        edges = np.linspace(0, rows.shape[1], SPECTROGRAM_COLUMNS + 1).astype(int)[:-1]
+        rows = np.maximum.reduceat(rows, edges, axis=1)
+    return rows, freqs, len(x) / sr if sr else 0.0
+
+
+def spectrogram_png(out: Path, db, freqs, duration_s: float, top_db: float, limit_hz: float | None = None) -> Path:
+    """Draw :func:`spectrogram_db`'s picture to a PNG (matplotlib's object API: no pyplot state, safe in
+    the studio's threads); ``top_db`` the colour scale's top (the mixture's, so pictures compare);
+    ``limit_hz`` a dashed line (the separator's band limit). No title: the page captions it."""
+    import numpy as np
+
+    from timbrelab import plots
+
+    fig = plots.figure(figsize=(6.4, 2.5), facecolor="#1c1f23")
+    ax = fig.add_subplot()
+    ax.set_facecolor("#1c1f23")
+    n = len(freqs)
+    ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top_db - SPECTROGRAM_RANGE_DB, vmax=top_db,
+              extent=(0, max(duration_s, 1e-3), 0, n), interpolation="nearest")
+
+    def row(f: float) -> float:  # the picture's row of a frequency (the rows are log-spaced)
+        return n * np.log(f / freqs[0]) / np.log(freqs[-1] / freqs[0])
+
+    ticks = [f for f in (50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000) if freqs[0] <= f <= freqs[-1]]
+    ax.set_yticks([row(f) for f in ticks], [f"{f // 1000} k" if f >= 1000 else str(f) for f in ticks])
+    if limit_hz and limit_hz < freqs[-1]:
+        ax.axhline(row(limit_hz), color="#9aa3ad", lw=0.9, ls="--")
+        ax.text(0.005 * max(duration_s, 1e-3), row(limit_hz) + n * 0.015, f"model band limit {limit_hz / 1000:.1f} kHz",
+                color="#e6e8eb", fontsize=7.5, va="bottom")
+    ax.set_xlabel("seconds", color="#9aa3ad", fontsize=8.5)
+    ax.set_ylabel("Hz", color="#9aa3ad", fontsize=8.5)
+    ax.tick_params(colors="#9aa3ad", labelsize=7.5)
+    for side in ax.spines.values():
+        side.set_color("#343a41")
+    return plots.save(fig, out, dpi=100, facecolor=fig.get_facecolor())
+
+
+def _rms_db(path: Path) -> float:
+    """The RMS level of a whole file in dB re. full scale, as ``timbrelab separate`` reports its outputs'."""
+    import math
+
+    import numpy as np
+
+    from timbrelab import audio as aio
+
+    energy, count = 0.0, 0
+    for b in aio.iter_blocks(path):
+        energy += float(np.sum(b.astype(np.float64) ** 2))
+        count += b.size
+    return round(10 * math.log10(max(energy / max(count, 1), 1e-20)), 2)
+
+
 def create_app(settings: StudioSettings | None = None, service=None, store=None):
     from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
@@ -290,7 +384,7 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
                 "max_upload_mb": settings.max_upload_mb, "keep_minutes": settings.keep_minutes,
                 "eq": {"amount_min": -MAX_EQ_AMOUNT, "amount_max": MAX_EQ_AMOUNT, "default": 1.0},
                 "reverb": {"amount_min": 0.0, "amount_max": MAX_REVERB_AMOUNT, "default": 1.0},
-                "tabs": ["apply", "words", "classify", "describe"], "folder_search": is_loopback(settings.host)}
+                "tabs": ["apply", "words", "classify", "describe", "separate"], "folder_search": is_loopback(settings.host)}
 
     @app.get("/api/example", summary="The bundled example clip (CC0 electric guitar, FLAC)")
     async def example():
@@ -521,6 +615,63 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
             failed = [{"path": x.path, "reason": x.reason} for x in r.update.failed]
             return {"query": d["query"], "folder": d["folder"], "embedder": d["embedder"], "summary": r.update.line(),
                     **{k: d[k] for k in ("files", "embedded", "reused", "dropped", "notes")}, "failed": failed, "results": results}
+
+        return await work(run, job, folder)
+
+    # ---------------------------------------------------------------- separate (the text-queried separator)
+
+    _SEPARATE_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "the mix to separate (any format timbrelab reads; any length: streamed)"},
+            "example": {"type": "boolean", "description": "true: separate the bundled example"},
+            "query": {"type": "string", "description": "what to extract, in words: one description, e.g. \"the violin\", \"vocals\", "
+                                                       "\"the brass\" (as `timbrelab separate MIX QUERY`)"},
+        }}}}}}
+
+    @app.post("/api/separate", summary="Extract what a description names from an uploaded mix (or the example): estimate and residual",
+              openapi_extra=_SEPARATE_BODY,
+              response_description="the estimate's and the residual's URLs (WAV; `download_url` downloads), their RMS levels, "
+                                   "and the URLs of PNG spectrograms of the mixture and the estimate")
+    async def separate(request: Request):
+        from timbrelab.separate.model import check_queries
+        from timbrelab.separate.stream import slug
+
+        job, folder, form, src, name, uploaded = await form_and_input(request)
+        try:
+            query = check_queries([str(form.fields.get("query", ""))])[0]
+        except BaseException:
+            store.drop_job(job)
+            raise
+
+        def run():
+            inf = aio.info(src)
+            stem = f"{Path(name).stem}.{slug(query)}"
+            est, res = folder / f"{stem}.wav", folder / f"{stem}.residual.wav"
+            report = service.separate_file(src, [query], est, res, progress=False)
+            out = report["outputs"][0]
+            model_band = report["model_sample_rate"] / 2
+            note = (f"the estimate holds what the model hears below {model_band / 1000:.0f} kHz; the residual holds everything "
+                    "else (estimate + residual = the mix)")
+            notes = []
+            if out["rms_db"] < -60:
+                notes.append(f"the estimate is near silence ({out['rms_db']:.1f} dB RMS): is {query!r} in the mix?")
+            mix_db, freqs, seconds = spectrogram_db(src)
+            est_db, _, _ = spectrogram_db(est)
+            top = float(mix_db.max(initial=-160.0))
+            pictures = {}
+            for key, db, title in (("mixture", mix_db, f"mixture: {name}"), ("estimate", est_db, f"estimate: \u201c{query}\u201d")):
+                png = spectrogram_png(folder / f"{stem}.{key}.png", db, freqs, seconds, top, model_band)
+                pictures[key] = {"url": url(store.add(png, png.name, "image/png", job)), "title": title}
+            files = {}
+            for key, path, rms in (("estimate", est, out["rms_db"]), ("residual", res, _rms_db(res))):
+                fid = store.add(path, path.name, "audio/wav", job)
+                files[key] = {"name": path.name, "url": url(fid), "download_url": url(fid, True), "rms_db": rms}
+            files["estimate"]["peak"] = out["peak"]
+            return {"query": query, "input": input_view(job, src, name, uploaded, inf), **files,
+                    "model_sample_rate": report["model_sample_rate"], "model_band_hz": model_band,
+                    "spectrograms": {**pictures, "excerpt_s": round(seconds, 3)}, "note": note, "notes": notes}
 
         return await work(run, job, folder)
 

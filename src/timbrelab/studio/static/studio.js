@@ -497,6 +497,7 @@
     words: { init: initWords },
     classify: { init: initClassify },
     describe: { init: initDescribe },
+    separate: { init: initSeparate },
   };
 
   function tabButtons() {
@@ -1043,6 +1044,108 @@
       player.load();
     }
     $("search-result").hidden = false;
+  }
+
+  // ------------------------------------------------------------------------------------ Separate
+
+  function initSeparate() {
+    const form = $("separate-form");
+    const err = $("separate-error");
+    const submit = $("separate-submit");
+    const busy = makeBusy($("separate-busy"), [submit]);
+    const source = makeSource($("separate-file"), $("separate-use-example"));
+    const query = $("separate-query");
+    const chips = [...document.querySelectorAll("#separate-suggestions button[data-query]")];
+    const players = [$("separate-mix"), $("separate-estimate"), $("separate-residual")];
+
+    const pressChips = () => {
+      const q = query.value.trim().replace(/\s+/g, " ").toLowerCase();
+      for (const c of chips) c.setAttribute("aria-pressed", String(c.dataset.query === q));
+    };
+    for (const c of chips) {
+      c.addEventListener("click", () => {
+        query.value = c.dataset.query;
+        pressChips();
+        query.focus();
+      });
+    }
+    query.addEventListener("input", pressChips);
+    pressChips();
+    // one player at a time: starting one pauses the others
+    for (const a of players) {
+      a.addEventListener("play", () => {
+        for (const b of players) if (b !== a && !b.paused) b.pause();
+      });
+    }
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (busy.active) return;
+      clearError(err);
+      let fd;
+      let uploading;
+      try {
+        [fd, uploading] = source.form();
+        const q = query.value.trim();
+        if (!q) throw new ApiError("type what to extract, e.g. \u201cthe violin\u201d (or choose a suggestion)");
+        fd.append("query", q);
+      } catch (x) {
+        showError(err, x.message);
+        return;
+      }
+      try {
+        const answer = await submitForm("/api/separate", fd, busy, uploading);
+        for (const a of players) a.pause();
+        renderSeparate(answer);
+      } catch (x) {
+        showError(err, x instanceof ApiError ? x.message : "the page could not show the answer");
+        if (!(x instanceof ApiError)) console.error(x);
+      }
+    });
+  }
+
+  function renderSeparate(s) {
+    const db = (v) => (finite(v) ? ` \u00b7 ${fmtNumber(v, 1)} dB RMS` : "");
+    const name = s.input?.name || "";
+    $("separate-names").textContent = `${name}${finite(s.input?.duration_s) ? ` \u00b7 ${s.input.duration_s.toFixed(1)} s` : ""} \u2192 \u201c${s.query}\u201d`;
+    const load = (audio, src) => {
+      if (src) audio.src = src;
+      else if (audio.hasAttribute("src")) {
+        audio.removeAttribute("src"); // an empty src would resolve to the page's own URL
+        audio.load();
+      }
+    };
+    load($("separate-mix"), s.input?.url || "");
+    load($("separate-estimate"), s.estimate?.url || "");
+    load($("separate-residual"), s.residual?.url || "");
+    $("separate-mix-tag").textContent = "mix";
+    $("separate-estimate-tag").textContent = `estimate${db(s.estimate?.rms_db)}`;
+    $("separate-residual-tag").textContent = `residual${db(s.residual?.rms_db)}`;
+    for (const key of ["estimate", "residual"]) {
+      const a = $(`separate-download-${key}`);
+      const f = s[key] || {};
+      a.href = f.download_url || f.url || "#";
+      a.setAttribute("download", f.name || "");
+      a.title = f.name ? `download ${f.name}` : "";
+      a.textContent = `\u2913 ${key} WAV`;
+    }
+    const notes = $("separate-notes");
+    notes.replaceChildren(...(s.notes || []).map((n) => el("li", { text: n })));
+    notes.hidden = !(s.notes || []).length;
+
+    const sp = s.spectrograms || {};
+    const ex = sp.excerpt_s;
+    $("separate-spec-caption").textContent = finite(ex) ? `${name}, ${ex.toFixed(ex < 10 ? 1 : 0)} s shown` : name;
+    $("separate-spec-query").textContent = `\u201c${s.query}\u201d`;
+    for (const key of ["mixture", "estimate"]) {
+      const img = $(`separate-spec-${key}`);
+      const pic = sp[key] || {};
+      img.alt = pic.title ? `spectrogram of the ${pic.title}` : "";
+      if (pic.url) img.src = pic.url;
+      else img.removeAttribute("src");
+      img.closest("figure").hidden = !pic.url;
+    }
+    $("separate-result").hidden = false;
   }
 
   // ------------------------------------------------------------------------------------ start

@@ -286,3 +286,16 @@ def test_finetune_end_to_end_on_a_folder(tmp_path):
     (bad / "x").mkdir(parents=True)
     r4 = _cli("finetune-separator", str(bad), "-o", str(tmp_path / "t2"), "--model", str(base))
     assert r4.returncode != 0 and "Traceback" not in r4.stderr and "query.txt" in r4.stderr
+
+
+def test_cli_example_flag_uses_the_bundled_duet(tmp_path):
+    ckpt = save_tiny(tmp_path / "tiny.safetensors")
+    r = _cli("separate", "--example", "the violin", "the trumpet", "-o", str(tmp_path / "stems"), "--model", str(ckpt), "--json")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    rep = json.loads(r.stdout)
+    assert rep["input"].endswith("duet_violin_trumpet.flac") and rep["sample_rate"] == 44100 and rep["channels"] == 2
+    assert sorted(p.name for p in (tmp_path / "stems").iterdir()) == ["duet_violin_trumpet.the-trumpet.wav", "duet_violin_trumpet.the-violin.wav"]
+    r = _cli("separate", "mix.wav", "--model", str(ckpt), "-o", str(tmp_path / "x.wav"))
+    assert r.returncode != 0 and "Traceback" not in r.stderr

@@ -42,9 +42,9 @@ def client():
 
 
 def example():
-    from timbrelab.demo import example_path
+    from timbrelab.demo import separation_example_path
 
-    return example_path()
+    return separation_example_path()
 
 
 def wav(data: bytes):

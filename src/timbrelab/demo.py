@@ -25,11 +25,17 @@ from timbrelab.io_utils import atomic_write_text
 DEFAULT_DESCRIPTORS = ["warm", "bright", "tinny", "less muddy", "toasty", "small room", "church"]
 DEFAULT_AMOUNTS = [0.3, 0.6, 1.0]
 EXAMPLE = "guitar_em9.flac"
+SEPARATION_EXAMPLE = "duet_violin_trumpet.flac"
 
 
 def example_path() -> Path:
     """The bundled example clip (CC0 electric guitar, see examples/PROVENANCE.md)."""
     return Path(str(resources.files("timbrelab").joinpath("examples", EXAMPLE)))
+
+
+def separation_example_path() -> Path:
+    """The bundled separation example: a violin + trumpet duet rendered from the held-out soundfont (see examples/PROVENANCE.md)."""
+    return Path(str(resources.files("timbrelab").joinpath("examples", SEPARATION_EXAMPLE)))
 
 
 def _slug(text: str) -> str:

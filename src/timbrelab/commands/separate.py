@@ -8,7 +8,7 @@ import sys
 
 SEPARATE_EXAMPLES = """\
 examples:
-  timbrelab separate duet.wav "the violin" -o violin.wav
+  timbrelab separate --example "the violin" -o violin.wav                # the bundled violin + trumpet duet
   timbrelab separate duet.wav "the violin" -o violin.wav --residual rest.wav
   timbrelab separate band.flac "the sax" "the piano" -o stems/        # one file per query: stems/band.the-sax.wav …
   timbrelab separate band.flac "vocals" "bass" -o "out/{query}.flac"
@@ -44,8 +44,8 @@ def register(sub) -> None:
         epilog=SEPARATE_EXAMPLES,
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", metavar="MIX", help="the mixture (an audio file)")
-    p.add_argument("queries", nargs="+", metavar="QUERY", help="what to extract, in words (several: one output each)")
+    p.add_argument("args", nargs="+", metavar="MIX QUERY", help="the mixture (an audio file), then what to extract, in words (several: one output each)")
+    p.add_argument("--example", action="store_true", help="use the bundled violin + trumpet duet as the mixture (then every argument is a query)")
     p.add_argument("-o", "--output", required=True, help="output file (one query), or a folder / a name with {query} (several)")
     p.add_argument("--residual", metavar="FILE", help="also write the mix minus every extracted part")
     p.add_argument("--model", metavar="CHECKPOINT", help="a separator checkpoint (default: the shipped one), e.g. from finetune-separator")
@@ -78,9 +78,18 @@ def register(sub) -> None:
 
 
 def run_separate(args) -> int:
+    from timbrelab.errors import BadParameterError
     from timbrelab.service import Service
 
-    report = Service().separate_file(args.input, args.queries, args.output, args.residual, args.model, chunk_s=args.chunk_s,
+    if args.example:
+        from timbrelab.demo import separation_example_path
+
+        mix, queries = separation_example_path(), args.args
+    elif len(args.args) < 2:
+        raise BadParameterError("separate: give the mixture and at least one description, e.g. timbrelab separate mix.wav \"the violin\" -o violin.wav")
+    else:
+        mix, queries = args.args[0], args.args[1:]
+    report = Service().separate_file(mix, queries, args.output, args.residual, args.model, chunk_s=args.chunk_s,
                                      bit_depth=args.bit_depth, progress=False if (args.quiet or args.json) else None)
     if args.json:
         json.dump(report, sys.stdout, indent=1)

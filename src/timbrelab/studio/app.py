@@ -278,7 +278,7 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
 
     import timbrelab
     from timbrelab import audio as aio
-    from timbrelab.demo import example_path
+    from timbrelab.demo import example_path, separation_example_path
     from timbrelab.service import Service
     from timbrelab.studio.store import FileStore
     from timbrelab.studio.uploads import BadForm, UploadTooLarge, read_form
@@ -405,8 +405,8 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
     def clean(message: str, folder: Path) -> str:
         return message.replace(str(folder) + os.sep, "").replace(str(folder), "")
 
-    async def form_and_input(request: Request):
-        """(job, folder, form, input path, its name, uploaded?): the upload or the bundled example."""
+    async def form_and_input(request: Request, example: Path | None = None):
+        """(job, folder, form, input path, its name, uploaded?): the upload or the bundled example (``example``: another one)."""
         job, folder = store.new_job()
         try:
             form = await read_form(request, folder, settings.limit_bytes)
@@ -414,7 +414,8 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
             if up is not None:
                 return job, folder, form, up.path, up.filename, True
             if str(form.fields.get("example", "")).lower() in TRUE:
-                return job, folder, form, example_path(), example_path().name, False
+                ex = example or example_path()
+                return job, folder, form, ex, ex.name, False
             raise BadParameterError("give an audio file (form field 'file') or example=true for the bundled example")
         except BaseException:
             store.drop_job(job)
@@ -638,7 +639,7 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
         from timbrelab.separate.model import check_queries
         from timbrelab.separate.stream import slug
 
-        job, folder, form, src, name, uploaded = await form_and_input(request)
+        job, folder, form, src, name, uploaded = await form_and_input(request, separation_example_path())
         try:
             query = check_queries([str(form.fields.get("query", ""))])[0]
         except BaseException:

@@ -4,8 +4,8 @@
 
 - every epoch: ``model.train()``, a permutation of the ``n_examples`` training examples from a
   generator seeded with ``config.seed``, mini-batches of ``config.batch_size``; for each batch
-  ``loss_on(indices)`` returns the loss, then ``zero_grad → backward → step`` and, if given, the
-  scheduler steps once per update;
+  ``loss_on(indices)`` returns the loss, then ``zero_grad → backward → (clip the gradient norm to
+  config.clip_grad_norm, if set) → step`` and, if given, the scheduler steps once per update;
 - after the epoch, ``validate(model)`` (if given) returns a score; ``mode`` says whether higher
   ("max", e.g. accuracy) or lower ("min", e.g. error) is better, and an improvement must beat the best
   by more than ``min_delta``. The weights of the best epoch are kept and restored at the end;
@@ -37,6 +37,7 @@ class LoopConfig:
     seed: int = 0
     mode: str = "max"  # "max": higher validation score is better; "min": lower
     min_delta: float = 0.0
+    clip_grad_norm: float | None = None  # clip the gradients' global norm to this before each step
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,6 +102,8 @@ def fit(
                 loss = loss_on(perm[i : i + config.batch_size])
                 optimizer.zero_grad()
                 loss.backward()
+                if config.clip_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()

@@ -107,7 +107,7 @@ class MixtureSampler:
         self.background: list[tuple[int, int]] = []
         for d, ds in enumerate(self.datasets):
             for i, r in enumerate(ds.rows):
-                if (keep is not None and not keep(d, r)) or not _pure(r):
+                if (keep is not None and not keep(d, r)) or not _pure(r) or r.get("silent"):
                     continue
                 if r["instrument"] == NO_INSTRUMENT:
                     if r.get("style") in BACKGROUND_STYLES:

@@ -113,7 +113,8 @@ def separation_loss(est: torch.Tensor, tgt: torch.Tensor, mix: torch.Tensor, kin
     s2, e2 = (tgt * tgt).sum(-1), ((tgt - est) ** 2).sum(-1)
     x2 = (mix * mix).sum(-1) + 1e-12
     present = s2 > 1e-6 * x2
-    l_present = -10 * torch.log10(s2 / (e2 + 1e-3 * s2) + 1e-12)
+    # every branch finite for every row (torch.where back-propagates through both): no 0/0 anywhere
+    l_present = -10 * torch.log10((s2 + 1e-12) / (e2 + 1e-3 * s2 + 1e-12))
     l_absent = 0.1 * 10 * torch.log10((est * est).sum(-1) / x2 + 1e-2)
     return torch.where(present, l_present, l_absent).mean()
 
@@ -204,7 +205,7 @@ def two_phase_fit(net, draw, val_examples, cfg: SeparatorTrainConfig, progress: 
         if resume is not None:
             epoch_box[0] = int(resume["epoch"])
         loop = LoopConfig(max_epochs=pc.epochs, patience=pc.patience, batch_size=cfg.batch_size, seed=cfg.seed * 1000 + (2 if phase == "phase2" else 1),
-                          mode="max")
+                          mode="max", clip_grad_norm=5.0)
         on_state = (lambda s: save_training_state(state_file, "separator", s)) if state_file is not None else None
         r = fit(net, loss_on, cfg.epoch_examples, loop, opt, sched, validate=lambda m: validation_sdri(m, val_examples, rows), progress=progress,
                 desc=f"{desc} {phase}", on_epoch=on_epoch, on_state=on_state, resume=resume)
@@ -285,7 +286,7 @@ def corpus_samplers(t: dict, progress: bool | None = None):
                                  "sets": [spec_as_dict(base)] + ([spec_as_dict(spec_from_dict(aug_d))] if len(sets) > 1 else [])}
 
 
-TRAINING_VERSION = 2  # bump when a code change makes earlier training states stale
+TRAINING_VERSION = 3  # bump when a code change makes earlier training states stale
 
 
 def state_dir_for(recipe: dict) -> Path:

@@ -23,6 +23,7 @@ PROBES = {
     "timbre_cnn": lambda m: np.array(list(m.classify(*_noise(), 5).probabilities.values())),
     "timbreclap": lambda m: np.concatenate([m.embed_audio(*_noise()), m.embed_text(["a warm sound", "a violin"]).ravel()]),
     "timbreclap_heldout": lambda m: np.concatenate([m.embed_audio(*_noise()), m.embed_text(["a warm sound", "a violin"]).ravel()]),
+    "separator": lambda m: m.separate(*_noise(), ["the violin", "a tuba"]).ravel(),
 }
 
 

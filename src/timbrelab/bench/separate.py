@@ -438,6 +438,7 @@ def markdown(r: dict, prov: dict) -> str:
     if pv and pt:
         lines.append(f"| timbrelab ({sel}), held-out violin+trumpet and other mixtures | {_fmt(pv.get('sdr'))} / {_fmt(pv.get('sdri'))} | {_fmt(pt.get('sdr'))} / {_fmt(pt.get('sdri'))} | "
                      f"{_fmt(pv.get('spectral_correlation'), digits=4)} / {_fmt(pv.get('spectral_mse'), digits=4)} | {_fmt(pt.get('spectral_correlation'), digits=4)} / {_fmt(pt.get('spectral_mse'), digits=4)} |")
+    lines.append("")
     lines.append("AudioSep reports SDRi 10.51 dB on the MUSIC test set. The seed fine-tunes on violin/trumpet duets of real recordings; ours is trained on "
                  "soundfont renders only and tested on a soundfont it never saw and on real Medley-solos-DB sums; our spectral MSE normalisation is stated in "
                  "`eval/separation.py`.")

@@ -299,3 +299,41 @@ def test_cli_example_flag_uses_the_bundled_duet(tmp_path):
     assert sorted(p.name for p in (tmp_path / "stems").iterdir()) == ["duet_violin_trumpet.the-trumpet.wav", "duet_violin_trumpet.the-violin.wav"]
     r = _cli("separate", "mix.wav", "--model", str(ckpt), "-o", str(tmp_path / "x.wav"))
     assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+def test_a_long_file_is_separated_in_bounded_pieces(tmp_path):
+    """100 s at 44.1 kHz: the model never sees more than one chunk plus its context, and the input
+    blocks waiting for their estimate (for the residual) stay few, whatever the file's length."""
+    from timbrelab.separate import stream
+    from timbrelab.separate.stream import chunk_samples, context_samples, separate_file
+
+    m = tiny_separator()
+    seconds, sr = 100, 44100
+    src = tmp_path / "long.wav"
+    sf.write(src, np.tile(_noise(1.0, 2, sr=sr), (1, seconds)).T, sr, subtype="PCM_16")
+    seen = []
+    real = m.masks
+
+    def spy(mono, queries):
+        seen.append(len(mono))
+        return real(mono, queries)
+
+    m.masks = spy
+    held = []
+    real_take = stream.deque
+
+    class CountingDeque(real_take):
+        def append(self, x):
+            super().append(x)
+            held.append(sum(b.shape[1] for b in self))
+
+    stream.deque = CountingDeque
+    try:
+        separate_file(m, src, ["violin"], tmp_path / "v.wav", tmp_path / "r.wav", chunk_s=5.0, progress=False)
+    finally:
+        stream.deque = real_take
+    c = m.net.config
+    assert max(seen) <= chunk_samples(c, 5.0) + 2 * context_samples(c)
+    assert len(seen) >= seconds * c.sample_rate // chunk_samples(c, 5.0)
+    assert max(held) <= 2 * (5.0 + 2 * context_samples(c) / c.sample_rate) * sr + (1 << 16)
+    assert sf.info(tmp_path / "v.wav").frames == sf.info(tmp_path / "r.wav").frames == seconds * sr

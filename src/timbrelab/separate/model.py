@@ -168,6 +168,25 @@ class SeparatorNet(nn.Module):
         return c.n_bins * c.hidden + blocks + 2 * c.hidden * c.hidden + c.hidden * c.n_bins
 
 
+class QueryRows:
+    """The frozen sentence encoder's rows for query texts, computed once per text."""
+
+    def __init__(self, encoder: str = "minilm"):
+        self.encoder = encoder
+        self.rows: dict[str, np.ndarray] = {}
+
+    def add(self, texts) -> None:
+        from timbrelab.text.encoders import embed
+
+        new = [t for t in dict.fromkeys(texts) if t not in self.rows]
+        if new:
+            self.rows.update(zip(new, embed(new, self.encoder)))
+
+    def __call__(self, texts) -> torch.Tensor:
+        self.add(texts)
+        return torch.from_numpy(np.stack([self.rows[t] for t in texts]).astype(np.float32))
+
+
 @dataclass
 class Separator:
     """The trained separator, ready to use: ``separate(audio, sample_rate, ["the violin"])``."""
@@ -178,7 +197,7 @@ class Separator:
 
     def __post_init__(self):
         self.net.eval()
-        self._rows: dict[str, np.ndarray] = {}
+        self._rows = QueryRows(self.net.config.query_config.get("text_encoder", "minilm"))
 
     @property
     def sample_rate(self) -> int:
@@ -186,14 +205,7 @@ class Separator:
 
     def query_rows(self, texts) -> np.ndarray:
         """The frozen sentence encoder's rows for ``texts`` (cached per text)."""
-        from timbrelab.text.encoders import embed
-
-        texts = [str(t) for t in texts]
-        new = [t for t in dict.fromkeys(texts) if t not in self._rows]
-        if new:
-            for t, r in zip(new, embed(new, self.net.config.query_config.get("text_encoder", "minilm"))):
-                self._rows[t] = r
-        return np.stack([self._rows[t] for t in texts]).astype(np.float32)
+        return self._rows(texts).numpy()
 
     @torch.no_grad()
     def query_vectors(self, texts) -> torch.Tensor:

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from timbrelab.errors import BadParameterError
+from timbrelab.separate.model import QueryRows
 
 
 @dataclass
@@ -85,25 +86,6 @@ def _as_batch(examples) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     mix = torch.from_numpy(np.stack([pad(e["mixture"]) for e in examples]))
     tgt = torch.from_numpy(np.stack([pad(e["target"]) for e in examples]))
     return mix, tgt, [e["query"] for e in examples]
-
-
-class QueryRows:
-    """The frozen sentence encoder's rows for query texts, computed once per text."""
-
-    def __init__(self, encoder: str = "minilm"):
-        self.encoder = encoder
-        self.rows: dict[str, np.ndarray] = {}
-
-    def add(self, texts) -> None:
-        from timbrelab.text.encoders import embed
-
-        new = [t for t in dict.fromkeys(texts) if t not in self.rows]
-        if new:
-            self.rows.update(zip(new, embed(new, self.encoder)))
-
-    def __call__(self, texts) -> torch.Tensor:
-        self.add(texts)
-        return torch.from_numpy(np.stack([self.rows[t] for t in texts]).astype(np.float32))
 
 
 def separation_loss(est: torch.Tensor, tgt: torch.Tensor, mix: torch.Tensor, kind: str = "snr") -> torch.Tensor:

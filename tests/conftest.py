@@ -84,6 +84,7 @@ BENCH_QUICK_RUNS = {
     "speed": ["--only", "classify", "--classify-max-s", "10"],
     "probe": ["--quick", "--embedder", "probe_toys:crowd_eq_embedder"],
     "separate": ["--quick", "--seeds", "0", "1"],
+    "explore": ["--quick", "--seeds", "0", "1", "--triples", "2"],
 }
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "timbrelab.commands.probe",
     "timbrelab.commands.describe",
     "timbrelab.commands.separate",
+    "timbrelab.commands.explore",
 ]
 #: benchmark modules (each has register(bench_subparsers))
 BENCH_MODULES = [
@@ -37,6 +38,7 @@ BENCH_MODULES = [
     "timbrelab.bench.timbre_cnn_ablation",
     "timbrelab.bench.speed",
     "timbrelab.bench.probe",
+    "timbrelab.bench.explore",
 ]
 
 

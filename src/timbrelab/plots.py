@@ -88,3 +88,25 @@ def training_curves(history, title: str = "", path=None, score_label: str = "val
     if path is not None:
         save(fig, path)
     return fig
+
+
+def spectrogram_row(logmels, labels, title: str = "", path=None, seconds_per_frame: float | None = None, range_db: float = 104.0):
+    """Log-mel spectrograms side by side on one colour scale (``logmels``: ``(n, bands, frames)``, natural-log
+    magnitudes; the scale spans ``range_db`` below the loudest bin); returns the ``Figure`` and, with ``path``, saves it."""
+    logmels = np.asarray(logmels)
+    n = len(logmels)
+    fig, axes = subplots(1, n, figsize=(1.6 * n + 0.6, 2.8), squeeze=False, sharey=True)
+    hi = float(logmels.max())
+    lo = hi - range_db / (20 / np.log(10))
+    width = logmels.shape[2] * (seconds_per_frame or 1.0)
+    for ax, lm, label in zip(axes[0], logmels, labels):
+        ax.imshow(lm, origin="lower", aspect="auto", vmin=lo, vmax=hi, extent=(0, width, 0, lm.shape[0]), cmap="magma")
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("s" if seconds_per_frame else "frame", fontsize=7)
+        ax.tick_params(labelsize=6)
+    axes[0][0].set_ylabel("mel band", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    if path is not None:
+        save(fig, path)
+    return fig

@@ -38,7 +38,7 @@ def report_provenance(bench: str, args: argparse.Namespace | None = None, argv: 
 
 
 #: benches that measure a shipped model: its recipe is dumped into the report beside the bench's options
-MODEL_RECIPES = {"word2eq": "word2eq", "word2reverb": "word2reverb", "timbre-cnn": "timbre-cnn", "timbre-cnn-ablation": "timbre-cnn"}
+MODEL_RECIPES = {"word2eq": "word2eq", "word2reverb": "word2reverb", "timbre-cnn": "timbre-cnn", "timbre-cnn-ablation": "timbre-cnn", "explore": "explorer"}
 
 
 def resolved_recipe(bench: str, args: argparse.Namespace | None) -> dict:

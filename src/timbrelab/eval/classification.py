@@ -84,3 +84,30 @@ def confusion(labels: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarra
     m = np.zeros((n_classes, n_classes), int)
     np.add.at(m, (np.asarray(labels), np.asarray(pred)), 1)
     return m
+
+
+def linear_probe_accuracy(train_x, train_y, test_x, test_y, n_classes: int, l2: float = 1e-3, iterations: int = 200) -> float:
+    """Accuracy on ``test_x`` of a multinomial logistic regression fit on ``train_x`` (features standardised on
+    the training set; L2 penalty ``l2``; L-BFGS from zeros, so deterministic): the "simple classifier" of a
+    disentanglement table."""
+    import torch
+
+    xtr = np.asarray(train_x, np.float64)
+    mean, std = xtr.mean(axis=0), xtr.std(axis=0) + 1e-8
+    Xtr = torch.from_numpy((xtr - mean) / std)
+    Xte = torch.from_numpy((np.asarray(test_x, np.float64) - mean) / std)
+    ytr = torch.as_tensor(np.asarray(train_y), dtype=torch.long)
+    W = torch.zeros(Xtr.shape[1], int(n_classes), dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(int(n_classes), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=int(iterations), line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(Xtr @ W + b, ytr) + l2 * (W * W).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        pred = (Xte @ W + b).argmax(-1).numpy()
+    return accuracy(np.asarray(test_y), pred)

@@ -285,3 +285,21 @@ def n_frames_for(n_samples: int, config: LogMelConfig | None = None) -> int:
     """Number of log-mel frames for ``n_samples`` samples at the front end's rate (centred STFT)."""
     config = config or LogMelConfig()
     return 1 + int(n_samples) // config.hop
+
+
+def mel_to_magnitude(logmel: np.ndarray, config: LogMelConfig, n_iter: int = 60) -> np.ndarray:
+    """Invert the mel filterbank: log-mel ``(..., n_mels, frames)`` → non-negative STFT magnitudes
+    ``(..., n_fft // 2 + 1, frames)`` whose mel projection is as close as possible to ``exp(logmel) − log_offset``.
+
+    Non-negative least squares by multiplicative updates (Lee & Seung) from ``Mᵀ m``; the same problem
+    ``librosa.feature.inverse.mel_to_stft`` solves. Pitch detail finer than a mel band is lost: within a
+    band the magnitude comes out as smooth as the filters allow.
+    """
+    M = mel_filterbank(config).astype(np.float64)
+    m = np.maximum(np.exp(np.asarray(logmel, np.float64)) - config.log_offset, 0.0)
+    MtM = M.T @ M
+    Mtm = np.einsum("mk,...mt->...kt", M, m)
+    s = Mtm / max(float(MtM.sum(axis=1).max()), 1e-12)
+    for _ in range(int(n_iter)):
+        s *= Mtm / (np.einsum("jk,...kt->...jt", MtM, s) + 1e-12)
+    return s.astype(np.float32)

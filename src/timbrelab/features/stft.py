@@ -26,6 +26,7 @@ Conventions (stated so results compare with other tools):
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -178,3 +179,25 @@ class ISTFT(nn.Module):
     def extra_repr(self) -> str:
         c = self.config
         return f"n_fft={c.n_fft}, hop={c.hop}, window={c.window}, center={c.center}"
+
+
+def griffin_lim(magnitude, config: STFTConfig | None = None, n_iter: int = 64, length: int | None = None, seed: int = 0,
+                momentum: float = 0.99) -> torch.Tensor:
+    """Audio whose STFT magnitude is close to ``magnitude`` (float ``(..., n_bins, frames)``): Griffin & Lim (1984)
+    with the "fast" momentum of Perraudin et al. (2013), from seeded random phases. Returns float ``(..., length)``."""
+    c = config or STFTConfig()
+    mag = torch.as_tensor(magnitude, dtype=torch.float32)
+    if mag.dim() < 2 or mag.shape[-2] != c.n_bins:
+        raise BadParameterError(f"griffin_lim takes magnitudes (..., {c.n_bins} bins, frames), got {tuple(mag.shape)}")
+    n = length if length is not None else (mag.shape[-1] - 1) * c.hop
+    w = c.window_tensor()
+    g = torch.Generator().manual_seed(int(seed))
+    angles = torch.exp(2j * math.pi * torch.rand(mag.shape, generator=g)).to(torch.complex64)
+    previous = torch.zeros_like(angles)
+    for _ in range(int(n_iter)):
+        y = istft(mag * angles, c, length=n, window=w)
+        rebuilt = stft(y, c, window=w)
+        accelerated = rebuilt - (momentum / (1 + momentum)) * previous
+        previous = rebuilt
+        angles = accelerated / accelerated.abs().clamp_min(1e-16)
+    return istft(mag * angles, c, length=n, window=w)

@@ -153,27 +153,60 @@ class Service:
 
     # --- sounds in words: describe, embed, search (the language–audio embedder) ---
     # --- separation ---
-    def separator(self, path=None):
-        """The shipped separator, or the one in checkpoint ``path`` (e.g. a finetune-separator run), held per path."""
+    def _model_at(self, name: str, path, loader_spec: str):
+        """The shipped model ``name``, or the one in checkpoint ``path`` (a training run's), held per path."""
         if path is None:
-            return self.model("separator")
+            return self.model(name)
         from pathlib import Path
 
-        key = f"separator@{Path(path).resolve()}"
+        key = f"{name}@{Path(path).resolve()}"
         if key not in self._models:
             from timbrelab.ml.registry import load_path
 
             if not Path(path).is_file():
                 from timbrelab.errors import BadParameterError
 
-                raise BadParameterError(f"{path}: no such separator checkpoint")
-            self._models[key] = load_path(path, "timbrelab.separate.model:Separator")
+                raise BadParameterError(f"{path}: no such {name} checkpoint")
+            self._models[key] = load_path(path, loader_spec)
         return self._models[key]
+
+    def separator(self, path=None):
+        """The shipped separator, or the one in checkpoint ``path`` (e.g. a finetune-separator run), held per path."""
+        return self._model_at("separator", path, "timbrelab.separate.model:Separator")
 
     def separate_file(self, in_path, queries, output, residual_path=None, model_path=None, **kw) -> dict:
         from timbrelab.separate.stream import separate_file
 
         return separate_file(self.separator(model_path), in_path, queries, output, residual_path, **kw)
+
+    # --- explore: the GMVAE timbre/pitch space ---
+    def explorer(self, path=None):
+        """The shipped explorer, or the one in checkpoint ``path`` (a ``timbrelab train explorer`` run), held per path."""
+        return self._model_at("explorer", path, "timbrelab.explore.model:Explorer")
+
+    def explore_interpolate(self, source, target, alphas, pitch=None, source_path=None, method=None, model_path=None):
+        """``explore.play.interpolate`` with the held explorer; ``source_path``: a user's note (a file) to start from."""
+        from timbrelab.explore import play
+
+        source_audio = sr = None
+        if source_path is not None:
+            from timbrelab.audio import read_audio
+
+            source_audio, sr = read_audio(source_path)
+        return play.interpolate(self.explorer(model_path), source, target, alphas, pitch, source_audio, sr, method or play.DEFAULT_METHOD)
+
+    def explore_traverse(self, instrument, pitch, dim, values, method=None, model_path=None):
+        from timbrelab.explore import play
+
+        return play.traverse(self.explorer(model_path), instrument, pitch, dim, values, method or play.DEFAULT_METHOD)
+
+    def explore_encode_file(self, path, top: int = 3, model_path=None) -> dict:
+        """The instruments nearest a note (a file) in the timbre space and the pitch its pitch latent reads."""
+        from timbrelab.audio import read_audio
+
+        ex = self.explorer(model_path)
+        audio, sr = read_audio(path)
+        return ex.nearest(ex.encode_audio(audio, sr), top)
 
     @property
     def embedder_spec(self) -> str:

@@ -69,17 +69,22 @@ class NoteSetSpec:
     kind: str = field(default="notes", init=False)
 
     def items(self) -> list[dict]:
+        from timbrelab.sounds.catalogue import has_program
+
         _check_common(self.soundfonts, self.instruments, self.sample_rate)
         rows = []
         for sf in self.soundfonts:
             for inst in INSTRUMENTS:
                 if self.instruments is not None and inst.name not in self.instruments:
                     continue
+                programs = [p for p in inst.programs if has_program(sf, p)]  # a source never stands in another instrument
+                if not programs:
+                    continue
                 rng = np.random.default_rng(_seed(self.seed, sf, inst.name))
                 for k, grid in enumerate(range(inst.low + self.pitch_offset, inst.high + 1, self.pitch_step)):
                     for j, vel in enumerate(self.velocities):
                         pitch = min(inst.high, grid + (int(rng.integers(0, self.pitch_jitter + 1)) if self.pitch_jitter else 0))
-                        rows.append({"soundfont": sf, "instrument": inst.name, "program": inst.programs[(k + j) % len(inst.programs)], "pitch": pitch, "velocity": vel})
+                        rows.append({"soundfont": sf, "instrument": inst.name, "program": programs[(k + j) % len(programs)], "pitch": pitch, "velocity": vel})
         return rows
 
     @property

@@ -31,6 +31,8 @@ from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "timbrelab" / "studio" / "static"
@@ -47,11 +49,16 @@ TOY = "describe_toys:band_embedder"
 
 
 def toy_loader(name):
-    """The registry's models, but the tiny separator of tests/separate_toys.py for "separator"."""
+    """The registry's models, but the tiny separator of tests/separate_toys.py for "separator" and the tiny
+    explorer of tests/explore_toys.py for "explorer"."""
     if name == "separator":
         from separate_toys import tiny_separator
 
         return tiny_separator()
+    if name == "explorer":
+        from explore_toys import tiny_explorer
+
+        return tiny_explorer()
     from timbrelab.models import load
 
     return load(name)
@@ -386,6 +393,84 @@ def test_separate_tab_plays_the_estimate_and_the_residual(driver, server):
             with urllib.request.urlopen(absolute(server, u), timeout=30) as r:
                 data = r.read()
             assert len(data) > 1000 and data[:4] == b"RIFF"
+    assert not visible_errors(driver)
+    assert not js_errors(driver)
+
+
+def canvas_drawn(driver, id_):
+    """Whether the canvas holds a 44 × 128 picture of many colours (a drawn log-mel, not a blank)."""
+    return driver.execute_script(
+        "const c = document.getElementById(arguments[0]); if (c.width !== 44 || c.height !== 128) return false;"
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const seen = new Set();"
+        "for (let i = 0; i < d.length; i += 4 * 7) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);"
+        "return seen.size > 20;", id_)
+
+
+def player_loaded(driver, id_):
+    """The player's source has been fetched and decoded: its duration is the note's half second."""
+    return driver.execute_script("const a = document.getElementById(arguments[0]); "
+                                 "return a.readyState >= 1 && Math.abs(a.duration - 0.5) < 0.01;", id_)
+
+
+def note_shown(driver, panel, label, old_src):
+    """The panel's canvas shows the note ``label`` and its player has a new, playable source."""
+    canvas = driver.find_element(By.ID, f"explore-{panel}-spec")
+    src = driver.find_element(By.ID, f"explore-{panel}-player").get_attribute("src") or ""
+    return (canvas.get_attribute("data-label") == label and "/api/files/" in src and src != old_src
+            and canvas_drawn(driver, f"explore-{panel}-spec") and player_loaded(driver, f"explore-{panel}-player"))
+
+
+def test_explore_tab_plays_a_new_note_when_a_slider_moves(driver, server):
+    open_page(driver, server, tab="apply")
+    driver.find_element(By.ID, "tab-explore").click()
+    assert driver.find_element(By.ID, "tab-explore").get_attribute("aria-selected") == "true"
+
+    # /api/explore/info fills the controls; both panels play their first note (α = 0.5, value 0)
+    wait(driver, lambda d: note_shown(d, "interp", "alpha=0.5", ""), "no first interpolated note")
+    wait(driver, lambda d: note_shown(d, "trav", "dim0=+0", ""), "no first traversal note")
+    assert "16-dimensional timbre latent" in driver.find_element(By.ID, "explore-model").text
+    assert Select(driver.find_element(By.ID, "explore-source")).first_selected_option.text == "piano"
+    assert Select(driver.find_element(By.ID, "explore-target")).first_selected_option.text == "saxophone"
+    assert len(Select(driver.find_element(By.ID, "explore-dim")).options) == 16
+    # the pitch slider is limited to the register both instruments play (piano 33 … 96, saxophone 44 … 80)
+    pitch = driver.find_element(By.ID, "explore-pitch")
+    assert (pitch.get_attribute("min"), pitch.get_attribute("max")) == ("44", "80")
+    assert "both play MIDI 44 … 80" in driver.find_element(By.ID, "explore-pitch-hint").text
+    assert driver.find_element(By.ID, "explore-pitch-value").text == "60 · C4"
+    # the row of α = 0 … 1, the current one pressed
+    tiles = driver.find_elements(By.CSS_SELECTOR, "#explore-interp-strip button.tile")
+    assert [t.get_attribute("data-value") for t in tiles] == ["0", "0.25", "0.5", "0.75", "1"]
+    assert [t.get_attribute("aria-pressed") for t in tiles] == ["false", "false", "true", "false", "false"]
+
+    # move the α slider (the keyboard's End: α = 1): a new note, drawn and playable
+    src = driver.find_element(By.ID, "explore-interp-player").get_attribute("src")
+    driver.find_element(By.ID, "explore-alpha").send_keys(Keys.END)
+    assert driver.find_element(By.ID, "explore-alpha-value").text == "1.00"
+    wait(driver, lambda d: note_shown(d, "interp", "alpha=1", src), "the α slider did not play a new note")
+    assert "piano → saxophone at MIDI 60 · α = 1.00 · griffin-lim" == driver.find_element(By.ID, "explore-interp-caption").text
+    assert driver.find_elements(By.CSS_SELECTOR, "#explore-interp-strip button.tile")[4].get_attribute("aria-pressed") == "true"
+    assert "made in" in driver.find_element(By.ID, "explore-interp-status").text
+    # a tile of the row sets α; a few quick key presses end on the last one's note
+    src = driver.find_element(By.ID, "explore-interp-player").get_attribute("src")
+    driver.find_elements(By.CSS_SELECTOR, "#explore-interp-strip button.tile")[1].click()
+    wait(driver, lambda d: note_shown(d, "interp", "alpha=0.25", src), "the α = 0.25 tile did not play its note")
+    src = driver.find_element(By.ID, "explore-interp-player").get_attribute("src")
+    driver.find_element(By.ID, "explore-alpha").send_keys(Keys.ARROW_RIGHT * 5)
+    wait(driver, lambda d: note_shown(d, "interp", "alpha=0.3", src), "quick moves did not end on the last α")
+
+    # the traversal's value slider, on another dimension, with the harmonic resynthesis
+    Select(driver.find_element(By.ID, "explore-method")).select_by_value("harmonic")
+    Select(driver.find_element(By.ID, "explore-dim")).select_by_value("2")
+    src = driver.find_element(By.ID, "explore-trav-player").get_attribute("src")
+    driver.find_element(By.ID, "explore-value").send_keys(Keys.HOME)
+    wait(driver, lambda d: note_shown(d, "trav", "dim2=-3", src), "the value slider did not play a new note")
+    assert driver.find_element(By.ID, "explore-trav-caption").text.endswith("harmonic")
+    assert "violin plays MIDI 55 … 96" in driver.find_element(By.ID, "explore-trav-pitch-hint").text
+    wait(driver, lambda d: d.find_element(By.ID, "explore-interp-caption").text.endswith("harmonic"), "the method did not reach the interpolation")
+
+    # the audio, fetched as the browser would
+    with urllib.request.urlopen(absolute(server, driver.find_element(By.ID, "explore-trav-player").get_attribute("src")), timeout=30) as r:
+        assert r.read()[:4] == b"RIFF"
     assert not visible_errors(driver)
     assert not js_errors(driver)
 

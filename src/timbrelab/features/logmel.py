@@ -298,8 +298,8 @@ def mel_to_magnitude(logmel: np.ndarray, config: LogMelConfig, n_iter: int = 60)
     M = mel_filterbank(config).astype(np.float64)
     m = np.maximum(np.exp(np.asarray(logmel, np.float64)) - config.log_offset, 0.0)
     MtM = M.T @ M
-    Mtm = np.einsum("mk,...mt->...kt", M, m)
+    Mtm = np.matmul(M.T, m)
     s = Mtm / max(float(MtM.sum(axis=1).max()), 1e-12)
     for _ in range(int(n_iter)):
-        s *= Mtm / (np.einsum("jk,...kt->...jt", MtM, s) + 1e-12)
+        s *= Mtm / (np.matmul(MtM, s) + 1e-12)
     return s.astype(np.float32)

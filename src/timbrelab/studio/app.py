@@ -176,6 +176,86 @@ def _float(fields: dict, name: str, default: float) -> float:
         raise BadParameterError(f"{name}: invalid number '{str(v)[:40]}'") from None
 
 
+#: the Explore tab: the α slider's and the traversal's value slider's ranges (prior σ), the small rows of
+#: spectrograms drawn beside the note, and the decimals of the log-mel numbers an answer carries
+EXPLORE_ALPHA_RANGE, EXPLORE_VALUE_RANGE = (0.0, 1.0), (-3.0, 3.0)
+EXPLORE_ALPHA_STRIP, EXPLORE_VALUE_STRIP = (0.0, 0.25, 0.5, 0.75, 1.0), (-3.0, -1.5, 0.0, 1.5, 3.0)
+EXPLORE_DECIMALS = 2
+
+
+def _json_text(body: dict, name: str, what: str) -> str:
+    """A required text field of a JSON body (``what``: how the error names it)."""
+    v = body.get(name)
+    if not isinstance(v, str) or not v.strip():
+        raise BadParameterError(f"give {what} (field '{name}')")
+    return v.strip()
+
+
+def _json_number(body: dict, name: str, lo: float, hi: float) -> float:
+    """A required finite number within ``lo`` … ``hi`` (a JSON number, or text that reads as one)."""
+    v = body.get(name)
+    if v is None or (isinstance(v, str) and not v.strip()):
+        raise BadParameterError(f"give {name} (a number from {lo:g} to {hi:g})")
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise BadParameterError(f"{name}: invalid number '{json.dumps(v)[:40]}'")
+    try:
+        x = float(v)
+    except ValueError:
+        raise BadParameterError(f"{name}: invalid number '{str(v)[:40]}'") from None
+    if not (lo <= x <= hi):  # NaN too
+        raise BadParameterError(f"{name} must be a number from {lo:g} to {hi:g}, got {str(v)[:40]}")
+    return x
+
+
+def _json_whole(body: dict, name: str) -> int:
+    """A required whole number (a JSON integer, a float with no fraction, or digits as text)."""
+    v = body.get(name)
+    if v is None:
+        raise BadParameterError(f"give {name} (a whole number)")
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise BadParameterError(f"{name}: invalid whole number '{json.dumps(v)[:40]}'")
+    try:
+        x = float(v)
+    except ValueError:
+        x = float("nan")
+    if not (x == x and abs(x) < 1e9 and x == int(x)):
+        raise BadParameterError(f"{name}: invalid whole number '{str(v)[:40]}'")
+    return int(x)
+
+
+def _json_method(body: dict) -> str | None:
+    """The resynthesis method as given (None: the explorer's default); the explorer's own code checks it."""
+    v = body.get("method")
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    if not isinstance(v, str):
+        raise BadParameterError(f"method: invalid text '{json.dumps(v)[:40]}'")
+    return v.strip()
+
+
+def _logmel_numbers(logmel) -> list:
+    """A log-mel ``(bands, frames)`` as rows of rounded numbers (band 0, the lowest, first)."""
+    import numpy as np
+
+    return np.round(np.asarray(logmel, np.float64), EXPLORE_DECIMALS).tolist()
+
+
+def explore_ranges(explorer) -> list[dict]:
+    """The explorer's classes with the pitches each is played in (the taxonomy's range within the explorer's)."""
+    from timbrelab.explore.data import PITCH_HIGH, PITCH_LOW
+    from timbrelab.sounds.taxonomy import instrument
+
+    out = []
+    for name in explorer.classes:
+        try:
+            i = instrument(name)
+            lo, hi, family = max(i.low, PITCH_LOW), min(i.high, PITCH_HIGH), i.family
+        except TimbrelabError:  # a class the taxonomy does not know: the explorer's whole range
+            lo, hi, family = PITCH_LOW, PITCH_HIGH, ""
+        out.append({"name": name, "family": family, "low": lo, "high": hi})
+    return out
+
+
 #: what the Separate tab's spectrograms show: the first seconds of a file, at most this many columns and rows
 SPECTROGRAM_EXCERPT_S = 60.0
 SPECTROGRAM_COLUMNS, SPECTROGRAM_ROWS, SPECTROGRAM_FLOOR_HZ, SPECTROGRAM_RANGE_DB = 720, 200, 30.0, 80.0
@@ -281,7 +361,7 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
     from timbrelab.demo import example_path, separation_example_path
     from timbrelab.service import Service
     from timbrelab.studio.store import FileStore
-    from timbrelab.studio.uploads import BadForm, UploadTooLarge, read_form
+    from timbrelab.studio.uploads import BadForm, UploadTooLarge, read_form, read_json
 
     settings = (settings or StudioSettings()).check()
     service = service or Service(embedder=settings.embedder)
@@ -384,7 +464,7 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
                 "max_upload_mb": settings.max_upload_mb, "keep_minutes": settings.keep_minutes,
                 "eq": {"amount_min": -MAX_EQ_AMOUNT, "amount_max": MAX_EQ_AMOUNT, "default": 1.0},
                 "reverb": {"amount_min": 0.0, "amount_max": MAX_REVERB_AMOUNT, "default": 1.0},
-                "tabs": ["apply", "words", "classify", "describe", "separate"], "folder_search": is_loopback(settings.host)}
+                "tabs": ["apply", "words", "classify", "describe", "separate", "explore"], "folder_search": is_loopback(settings.host)}
 
     @app.get("/api/example", summary="The bundled example clip (CC0 electric guitar, FLAC)")
     async def example():
@@ -675,6 +755,130 @@ def create_app(settings: StudioSettings | None = None, service=None, store=None)
                     "spectrograms": {**pictures, "excerpt_s": round(seconds, 3)}, "note": note, "notes": notes}
 
         return await work(run, job, folder)
+
+    # ---------------------------------------------------------------- explore (the GMVAE timbre/pitch space)
+
+    @app.get("/api/explore/info", summary="The explorer of the Explore tab (loads it): its instruments with their pitch ranges, "
+                                          "the pitch range, the timbre latent's size, the resynthesis methods")
+    async def explore_info():
+        from timbrelab.explore.data import FEATURES, N_FRAMES, NOTE_S, PITCH_HIGH, PITCH_LOW
+        from timbrelab.explore.play import DEFAULT_METHOD
+        from timbrelab.explore.synth import METHODS
+
+        def run():
+            ex = service.explorer()
+            return {"classes": explore_ranges(ex), "pitch_min": PITCH_LOW, "pitch_max": PITCH_HIGH, "latent_dim": ex.net.config.latent_dim,
+                    "methods": list(METHODS), "default_method": DEFAULT_METHOD,
+                    "alpha": {"min": EXPLORE_ALPHA_RANGE[0], "max": EXPLORE_ALPHA_RANGE[1], "strip": list(EXPLORE_ALPHA_STRIP)},
+                    "value": {"min": EXPLORE_VALUE_RANGE[0], "max": EXPLORE_VALUE_RANGE[1], "strip": list(EXPLORE_VALUE_STRIP)},
+                    "sample_rate": FEATURES.sample_rate, "note_s": NOTE_S, "bands": FEATURES.n_mels, "frames": N_FRAMES, "model": ex.cost()}
+
+        return await in_pool(run)
+
+    def explore_note(ns, value_key: str, strip_values, strip_logmels, t0: float) -> dict:
+        """A one-note set as an answer: the note's WAV in a job of its own (played by URL), its log-mel's numbers
+        and, if asked, the log-mels of the row of ``strip_values``."""
+        import numpy as np
+
+        from timbrelab.explore.data import FEATURES
+
+        note = ns.notes[0]
+        job, folder = store.new_job()
+        try:
+            path = folder / f"{_slug(ns.title, 60)}_{re.sub(r'[^0-9A-Za-z.+-]+', '', note.label)}.wav"
+            aio.write_audio(path, note.audio, note.sample_rate)
+            fid = store.add(path, path.name, "audio/wav", job)
+        except BaseException:
+            store.drop_job(job)
+            raise
+        lm = np.asarray(note.logmel)
+        head = {k: v for k, v in ns.to_dict().items() if k != "notes"}
+        answer = {**head, value_key: float(note.value), "label": note.label,
+                  "audio": {"name": path.name, "url": url(fid), "download_url": url(fid, True), "sample_rate": note.sample_rate,
+                            "duration_s": round(note.audio.shape[-1] / note.sample_rate, 4), "peak": round(float(np.abs(note.audio).max()), 4)},
+                  "logmel": {"bands": int(lm.shape[0]), "frames": int(lm.shape[1]), "hop_s": round(FEATURES.hop / FEATURES.sample_rate, 6),
+                             "min": round(float(lm.min()), EXPLORE_DECIMALS), "max": round(float(lm.max()), EXPLORE_DECIMALS),
+                             "values": _logmel_numbers(lm)}}
+        if strip_logmels is not None:
+            answer["strip"] = [{value_key: float(v), "logmel": _logmel_numbers(x)} for v, x in zip(strip_values, strip_logmels)]
+        answer["elapsed_s"] = round(time.perf_counter() - t0, 3)
+        return answer
+
+    _LOGMEL_ANSWER = ("the note's audio (`audio.url` plays a half-second WAV, `download_url` downloads it) and its log-mel spectrogram as "
+                      "numbers (`logmel.values`: 128 rows, lowest mel band first, of 44 frames; natural log), and with `strip` the "
+                      "log-mels of the row")
+
+    def explore_body(properties: dict, required: list) -> dict:
+        from timbrelab.explore.data import PITCH_HIGH, PITCH_LOW
+        from timbrelab.explore.play import DEFAULT_METHOD
+        from timbrelab.explore.synth import METHODS
+
+        common = {
+            "pitch": {"type": "integer", "minimum": PITCH_LOW, "maximum": PITCH_HIGH, "description": "MIDI pitch (60 = middle C)"},
+            "method": {"type": "string", "enum": list(METHODS), "default": DEFAULT_METHOD,
+                       "description": "spectrogram → audio: griffin-lim (all of the sound from the spectrogram) or harmonic "
+                                      "(additive, at the pitch)"},
+        }
+        strip = properties.pop("strip")
+        props = {**properties, **common, "strip": strip}
+        return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": required, "properties": props}}}}}
+
+    _INTERPOLATE_BODY = explore_body({
+        "source": {"type": "string", "description": "the instrument to start from (a class of /api/explore/info, or an alias: \"sax\")"},
+        "target": {"type": "string", "description": "the instrument to move towards"},
+        "alpha": {"type": "number", "minimum": EXPLORE_ALPHA_RANGE[0], "maximum": EXPLORE_ALPHA_RANGE[1],
+                  "description": "how far: the timbre latent is μ_source + α (μ_target − μ_source); 0 the source, 1 the target"},
+        "strip": {"type": "boolean", "default": False, "description": "also the log-mels (no audio) of α = 0, 0.25, 0.5, 0.75, 1"},
+    }, ["source", "target", "pitch", "alpha"])
+
+    @app.post("/api/explore/interpolate", summary="One note between two instruments: the timbre a fraction α of the way, the pitch kept "
+                                                  "(as `timbrelab explore interpolate`)",
+              openapi_extra=_INTERPOLATE_BODY, response_description=_LOGMEL_ANSWER)
+    async def explore_interpolate(request: Request):
+        body = await read_json(request)
+        source, target = _json_text(body, "source", "the source instrument"), _json_text(body, "target", "the target instrument")
+        pitch, alpha = _json_whole(body, "pitch"), _json_number(body, "alpha", *EXPLORE_ALPHA_RANGE)
+        method, strip = _json_method(body), str(body.get("strip", "")).lower() in TRUE
+
+        def run():
+            t0 = time.perf_counter()
+            ns = service.explore_interpolate(source, target, [alpha], pitch, method=method)
+            lms = None
+            if strip:
+                ex = service.explorer()
+                lms = ex.decode(*ex.interpolation_latents(source, target, EXPLORE_ALPHA_STRIP, pitch=pitch))
+            return explore_note(ns, "alpha", EXPLORE_ALPHA_STRIP, lms, t0)
+
+        return await in_pool(run)
+
+    _TRAVERSE_BODY = explore_body({
+        "instrument": {"type": "string", "description": "the instrument whose timbre is moved (a class of /api/explore/info, or an alias)"},
+        "dim": {"type": "integer", "minimum": 0, "description": "the timbre dimension, 0 … latent_dim − 1 (/api/explore/info)"},
+        "value": {"type": "number", "minimum": EXPLORE_VALUE_RANGE[0], "maximum": EXPLORE_VALUE_RANGE[1],
+                  "description": "the dimension's offset from the instrument's mean, in its prior's standard deviations"},
+        "strip": {"type": "boolean", "default": False, "description": "also the log-mels (no audio) of value = −3, −1.5, 0, 1.5, 3"},
+    }, ["instrument", "pitch", "dim", "value"])
+
+    @app.post("/api/explore/traverse", summary="One note of an instrument with one timbre dimension moved (as `timbrelab explore traverse`)",
+              openapi_extra=_TRAVERSE_BODY, response_description=_LOGMEL_ANSWER)
+    async def explore_traverse(request: Request):
+        body = await read_json(request)
+        instrument = _json_text(body, "instrument", "the instrument")
+        pitch, dim = _json_whole(body, "pitch"), _json_whole(body, "dim")
+        value = _json_number(body, "value", *EXPLORE_VALUE_RANGE)
+        method, strip = _json_method(body), str(body.get("strip", "")).lower() in TRUE
+
+        def run():
+            t0 = time.perf_counter()
+            ns = service.explore_traverse(instrument, pitch, dim, [value], method=method)
+            lms = None
+            if strip:
+                ex = service.explorer()
+                lms = ex.decode(*ex.traversal_latents(instrument, pitch, dim, EXPLORE_VALUE_STRIP))
+            return explore_note(ns, "value", EXPLORE_VALUE_STRIP, lms, t0)
+
+        return await in_pool(run)
 
     @app.get("/api/words", summary="The crowd-map vocabulary (as `timbrelab words --json`)")
     async def words(effect: str = "all", lang: str = "", search: str = ""):

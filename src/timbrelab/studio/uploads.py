@@ -5,6 +5,9 @@
 nothing is spooled anywhere else (no framework temporary files). An uploaded file is written under
 ``folder`` with its own name made safe (:func:`safe_name`: the last path component, no control
 characters, no leading dots, at most 100 characters), so error messages name the user's file.
+
+``await read_json(request)`` answers a small JSON object (the Explore tab's requests): at most
+``MAX_JSON_BYTES``; anything else (not JSON, not an object, too long) is a :class:`BadForm`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 32
+MAX_JSON_BYTES = 16 * 1024
 
 
 class UploadTooLarge(Exception):
@@ -145,3 +149,24 @@ async def read_form(request, folder: Path, limit_bytes: int) -> Form:
         if state["fh"] is not None:
             state["fh"].close()
     return form
+
+
+async def read_json(request) -> dict:
+    """The body as a JSON object (``{"name": value, …}``), read up to ``MAX_JSON_BYTES``."""
+    import json
+
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise BadForm("send the request as application/json (an object with the fields described at /docs)")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise BadForm(f"the JSON body is too long (at most {MAX_JSON_BYTES // 1024} kB)")
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=lambda name: name)  # NaN, Infinity: kept as text, refused as numbers
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadForm(f"the body is not valid JSON ({str(exc).splitlines()[0][:80]})") from None
+    if not isinstance(data, dict):
+        raise BadForm("the JSON body must be an object: {\"field\": value, …}")
+    return data

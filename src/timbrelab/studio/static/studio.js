@@ -83,6 +83,7 @@
       const xhr = new XMLHttpRequest();
       xhr.open(method, url);
       xhr.setRequestHeader("Accept", "application/json");
+      if (hooks.contentType) xhr.setRequestHeader("Content-Type", hooks.contentType);
       if (body && xhr.upload) {
         xhr.upload.addEventListener("progress", (e) => {
           if (hooks.onUploadProgress) hooks.onUploadProgress(e.lengthComputable && e.total ? e.loaded / e.total : null);
@@ -168,6 +169,42 @@
     } finally {
       busy.stop();
     }
+  }
+
+  /** POST a JSON object; resolves with the JSON answer (the Explore tab's calls). */
+  function postJson(url, body) {
+    return request("POST", url, JSON.stringify(body), { contentType: "application/json" });
+  }
+
+  /**
+   * A control-driven request made "live": `trigger()` (on every input event) runs `fn` once the
+   * controls have been still for `delay` ms; at most one `fn` is in flight, and a trigger during it
+   * runs `fn` again when it ends (fn reads the controls when it starts, so the latest settings win).
+   */
+  function makeLive(fn, delay = 120) {
+    let timer = null;
+    let running = false;
+    let again = false;
+    const run = async () => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        await fn();
+      } finally {
+        running = false;
+        if (again) {
+          again = false;
+          run();
+        }
+      }
+    };
+    return () => {
+      clearTimeout(timer);
+      timer = setTimeout(run, delay);
+    };
   }
 
   // ------------------------------------------------------------------------------------ SVG plots
@@ -498,6 +535,7 @@
     classify: { init: initClassify },
     describe: { init: initDescribe },
     separate: { init: initSeparate },
+    explore: { init: initExplore },
   };
 
   function tabButtons() {
@@ -1146,6 +1184,254 @@
       img.closest("figure").hidden = !pic.url;
     }
     $("separate-result").hidden = false;
+  }
+
+  // ------------------------------------------------------------------------------------ Explore
+
+  // magma, as the Separate tab's pictures (matplotlib's), in five stops
+  const MAGMA = [[0, 0, 4], [80, 18, 123], [182, 54, 121], [251, 136, 97], [252, 253, 191]];
+  // the colour scale of the log-mel pictures spans this many natural-log units below the top (≈ 80 dB)
+  const LOGMEL_RANGE = 9.2;
+  const NOTE_NAMES = ["C", "C\u266f", "D", "D\u266f", "E", "F", "F\u266f", "G", "G\u266f", "A", "A\u266f", "B"];
+  const noteName = (midi) => `${NOTE_NAMES[midi % 12]}${Math.floor(midi / 12) - 1}`;
+
+  function magma(t) {
+    const x = Math.max(0, Math.min(1, t)) * (MAGMA.length - 1);
+    const i = Math.min(MAGMA.length - 2, Math.floor(x));
+    const f = x - i;
+    return MAGMA[i].map((c, k) => Math.round(c + (MAGMA[i + 1][k] - c) * f));
+  }
+
+  /** [lo, hi] of the colour scale shared by log-mels (rows of numbers): the top, and LOGMEL_RANGE below it. */
+  function logmelScale(logmels) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const rows of logmels) {
+      for (const row of rows || []) {
+        for (const v of row) {
+          if (!finite(v)) continue;
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+      }
+    }
+    if (!finite(hi)) return [0, 1];
+    lo = Math.max(lo, hi - LOGMEL_RANGE);
+    return [lo, hi > lo ? hi : lo + 1];
+  }
+
+  /** A log-mel (rows of numbers, lowest band first) into a canvas, one pixel per bin, low bands at the bottom (CSS scales it). */
+  function drawLogmel(canvas, rows, [lo, hi]) {
+    const h = rows.length;
+    const w = h ? rows[0].length : 0;
+    canvas.width = Math.max(1, w);
+    canvas.height = Math.max(1, h);
+    const ctx = canvas.getContext("2d");
+    const img = ctx.createImageData(canvas.width, canvas.height);
+    for (let b = 0; b < h; b++) {
+      const row = rows[b];
+      for (let f = 0; f < w; f++) {
+        const [r, g, bl] = magma(finite(row[f]) ? (row[f] - lo) / (hi - lo) : 0);
+        const i = ((h - 1 - b) * w + f) * 4;
+        img.data[i] = r;
+        img.data[i + 1] = g;
+        img.data[i + 2] = bl;
+        img.data[i + 3] = 255;
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  /**
+   * One panel of the Explore tab: its controls → one note from `url` (debounced), drawn in its canvas,
+   * loaded in its player, with the row of notes beside it ("strip", asked again only when `stripKey()` changes).
+   * o: {key, url, body() (the request's fields), stripKey(), slider (the value's <input>), valueKey, fmt(v)}
+   */
+  function makeExplorePanel(o) {
+    const err = $(`explore-${o.key}-error`);
+    const canvas = $(`explore-${o.key}-spec`);
+    const caption = $(`explore-${o.key}-caption`);
+    const player = $(`explore-${o.key}-player`);
+    const status = $(`explore-${o.key}-status`);
+    const strip = $(`explore-${o.key}-strip`);
+    const st = { strip: null, stripFor: null, disabled: false };
+
+    function renderStrip(scale) {
+      const current = Number(o.slider.value);
+      strip.replaceChildren(...(st.strip || []).map((s) => {
+        const v = s[o.valueKey];
+        const c = el("canvas", { class: "logmel", width: "44", height: "128" });
+        drawLogmel(c, s.logmel, scale);
+        return el("button", { type: "button", class: "tile", "data-value": String(v), "aria-pressed": String(Math.abs(v - current) < 1e-9),
+          "aria-label": `${o.fmt(v)}: hear it`, onclick: () => {
+            o.slider.value = v;
+            o.slider.dispatchEvent(new Event("input"));
+          } }, c, el("span", { text: o.fmt(v) }));
+      }));
+    }
+
+    function render(a, ms) {
+      const values = a.logmel?.values || [];
+      const scale = logmelScale([values, ...(st.strip || []).map((s) => s.logmel)]);
+      drawLogmel(canvas, values, scale);
+      canvas.dataset.label = a.label;
+      canvas.setAttribute("aria-label", `log-mel spectrogram of ${a.title}, ${o.fmt(a[o.valueKey])}`);
+      caption.textContent = `${a.title} \u00b7 ${o.fmt(a[o.valueKey])} \u00b7 ${a.method}`;
+      player.src = a.audio.url;
+      if ($("explore-autoplay").checked) player.play().catch(() => {});
+      status.textContent = finite(a.elapsed_s) ? `made in ${a.elapsed_s.toFixed(2)} s (${(ms / 1000).toFixed(2)} s with the round trip)` : "";
+      renderStrip(scale);
+    }
+
+    async function fetchNote() {
+      if (st.disabled) return;
+      const want = o.stripKey();
+      const body = { ...o.body(), method: $("explore-method").value, strip: st.stripFor !== want };
+      const t0 = performance.now();
+      try {
+        const a = await postJson(o.url, body);
+        clearError(err);
+        if (a.strip) {
+          st.strip = a.strip;
+          st.stripFor = want;
+        }
+        render(a, performance.now() - t0);
+      } catch (x) {
+        showError(err, x instanceof ApiError ? x.message : "the page could not show the answer");
+        if (!(x instanceof ApiError)) console.error(x);
+      }
+    }
+
+    // one player of the tab at a time
+    player.addEventListener("play", () => {
+      for (const a of document.querySelectorAll("#panel-explore audio")) if (a !== player && !a.paused) a.pause();
+    });
+    return { refresh: makeLive(fetchNote), disable() { st.disabled = true; } };
+  }
+
+  /** A pitch slider limited to [lo, hi] (its value kept inside), its output showing the note's name. */
+  function setPitchRange(slider, out, lo, hi) {
+    slider.min = lo;
+    slider.max = hi;
+    const v = Math.max(lo, Math.min(hi, Number(slider.value)));
+    slider.value = v;
+    out.textContent = `${v} \u00b7 ${noteName(v)}`;
+  }
+
+  function initExplore() {
+    const line = $("explore-model");
+    const method = $("explore-method");
+    const source = $("explore-source");
+    const target = $("explore-target");
+    const pitch = $("explore-pitch");
+    const alpha = $("explore-alpha");
+    const instrument = $("explore-instrument");
+    const dim = $("explore-dim");
+    const tpitch = $("explore-trav-pitch");
+    const value = $("explore-value");
+    const info = { byName: new Map(), pitch_min: 28, pitch_max: 96 };
+    const fmtAlpha = (v) => `\u03b1 = ${fmtNumber(Number(v))}`;
+    const fmtValue = (v) => `${Number(v) > 0 ? "+" : ""}${fmtNumber(Number(v))} \u03c3`;
+
+    const interp = makeExplorePanel({
+      key: "interp", url: "/api/explore/interpolate", slider: alpha, valueKey: "alpha", fmt: fmtAlpha,
+      body: () => ({ source: source.value, target: target.value, pitch: Number(pitch.value), alpha: Number(alpha.value) }),
+      stripKey: () => `${source.value}|${target.value}|${pitch.value}`,
+    });
+    const trav = makeExplorePanel({
+      key: "trav", url: "/api/explore/traverse", slider: value, valueKey: "value", fmt: fmtValue,
+      body: () => ({ instrument: instrument.value, pitch: Number(tpitch.value), dim: Number(dim.value), value: Number(value.value) }),
+      stripKey: () => `${instrument.value}|${dim.value}|${tpitch.value}`,
+    });
+
+    // the interpolation's pitches: the register both instruments play (the explorer's whole range if they share none)
+    function interpRange() {
+      const a = info.byName.get(source.value);
+      const b = info.byName.get(target.value);
+      if (!a || !b) return;
+      let lo = Math.max(a.low, b.low);
+      let hi = Math.min(a.high, b.high);
+      const hint = $("explore-pitch-hint");
+      if (lo > hi) {
+        [lo, hi] = [info.pitch_min, info.pitch_max];
+        hint.textContent = `${a.name} and ${b.name} share no register: the explorer's whole range, MIDI ${lo} \u2026 ${hi}`;
+      } else {
+        hint.textContent = `${a.name === b.name ? `${a.name} plays` : "both play"} MIDI ${lo} \u2026 ${hi} (${noteName(lo)} \u2026 ${noteName(hi)})`;
+      }
+      setPitchRange(pitch, $("explore-pitch-value"), lo, hi);
+    }
+    function travRange() {
+      const a = info.byName.get(instrument.value);
+      if (!a) return;
+      $("explore-trav-pitch-hint").textContent = `${a.name} plays MIDI ${a.low} \u2026 ${a.high} (${noteName(a.low)} \u2026 ${noteName(a.high)})`;
+      setPitchRange(tpitch, $("explore-trav-pitch-value"), a.low, a.high);
+    }
+
+    const showSlider = (input, out, fmt) => () => {
+      out.textContent = fmt(input.value);
+    };
+    const showAlpha = showSlider(alpha, $("explore-alpha-value"), (v) => fmtNumber(Number(v)));
+    const showValue = showSlider(value, $("explore-value-value"), (v) => fmtNumber(Number(v)));
+    const showPitch = showSlider(pitch, $("explore-pitch-value"), (v) => `${v} \u00b7 ${noteName(Number(v))}`);
+    const showTpitch = showSlider(tpitch, $("explore-trav-pitch-value"), (v) => `${v} \u00b7 ${noteName(Number(v))}`);
+    const on = (input, event, ...fns) => input.addEventListener(event, () => fns.forEach((f) => f()));
+    on(source, "change", interpRange, interp.refresh);
+    on(target, "change", interpRange, interp.refresh);
+    on(pitch, "input", showPitch, interp.refresh);
+    on(alpha, "input", showAlpha, interp.refresh);
+    on(instrument, "change", travRange, trav.refresh);
+    on(dim, "change", trav.refresh);
+    on(tpitch, "input", showTpitch, trav.refresh);
+    on(value, "input", showValue, trav.refresh);
+    on(method, "change", interp.refresh, trav.refresh);
+    alpha.addEventListener("dblclick", () => {
+      alpha.value = 0.5;
+      alpha.dispatchEvent(new Event("input"));
+    });
+    value.addEventListener("dblclick", () => {
+      value.value = 0;
+      value.dispatchEvent(new Event("input"));
+    });
+    showAlpha();
+    showValue();
+
+    const controls = [method, source, target, pitch, alpha, instrument, dim, tpitch, value];
+    for (const c of controls) c.disabled = true;
+    request("GET", "/api/explore/info").then((x) => {
+      info.pitch_min = x.pitch_min;
+      info.pitch_max = x.pitch_max;
+      for (const c of x.classes || []) info.byName.set(c.name, c);
+      const names = [...info.byName.keys()];
+      const options = () => names.map((n) => el("option", { value: n, text: n }));
+      source.replaceChildren(...options());
+      target.replaceChildren(...options());
+      instrument.replaceChildren(...options());
+      const pick = (select, name, i) => {
+        select.value = info.byName.has(name) ? name : names[Math.min(i, names.length - 1)] || "";
+      };
+      pick(source, "piano", 0);
+      pick(target, "saxophone", 1);
+      pick(instrument, "violin", 0);
+      dim.replaceChildren(...Array.from({ length: x.latent_dim || 0 }, (_, i) => el("option", { value: String(i), text: `timbre ${i}` })));
+      method.replaceChildren(...(x.methods || []).map((m) => el("option", { value: m, text: m })));
+      method.value = x.default_method || (x.methods || [])[0] || "";
+      if (x.alpha) [alpha.min, alpha.max] = [x.alpha.min, x.alpha.max];
+      if (x.value) [value.min, value.max] = [x.value.min, x.value.max];
+      const m = x.model || {};
+      line.textContent = `explorer: ${names.length} instruments, MIDI ${x.pitch_min} \u2026 ${x.pitch_max}, a ${x.latent_dim}-dimensional timbre latent` +
+        (finite(m.parameters) ? `, ${(m.parameters / 1e6).toFixed(2)} M parameters` : "");
+      for (const c of controls) c.disabled = false;
+      interpRange();
+      travRange();
+      interp.refresh();
+      trav.refresh();
+    }).catch((x) => {
+      line.textContent = "";
+      line.hidden = true;
+      showError($("explore-model-error"), x.message);
+      interp.disable();
+      trav.disable();
+    });
   }
 
   // ------------------------------------------------------------------------------------ start

@@ -173,17 +173,24 @@ def _peak_matched(logmel: np.ndarray, resynth: np.ndarray, original: np.ndarray)
     return logmel + gain[:, None, None]
 
 
-def pitch_error_cents(audio: np.ndarray, midi: int, sample_rate: int) -> float | None:
-    """|pYIN's median f0 over voiced frames − the MIDI pitch| in cents (None: nothing tracked)."""
+def tracked_hz(audio: np.ndarray, sample_rate: int) -> float | None:
+    """pYIN's (librosa) median f0 over the voiced frames (all tracked frames if none is voiced; None: nothing tracked)."""
     import librosa
-
-    from timbrelab.explore.synth import midi_to_hz
 
     f0, voiced, _ = librosa.pyin(np.asarray(audio, np.float32).reshape(-1), fmin=30.0, fmax=2500.0, sr=sample_rate, frame_length=2048)
     f = f0[voiced] if voiced.any() else f0[~np.isnan(f0)]
-    if len(f) == 0:
-        return None
-    return float(abs(1200 * np.log2(np.median(f) / midi_to_hz(midi))))
+    return float(np.median(f)) if len(f) else None
+
+
+def cents_between(f_hz: float | None, ref_hz: float | None) -> float | None:
+    return None if f_hz is None or ref_hz is None else float(abs(1200 * np.log2(f_hz / ref_hz)))
+
+
+def pitch_error_cents(audio: np.ndarray, midi: int, sample_rate: int) -> float | None:
+    """|pYIN's median f0 − the MIDI pitch| in cents (None: nothing tracked)."""
+    from timbrelab.explore.synth import midi_to_hz
+
+    return cents_between(tracked_hz(audio, sample_rate), midi_to_hz(midi))
 
 
 def _triples(test, n: int, seed: int) -> list[tuple[int, str]]:
@@ -206,7 +213,7 @@ def _triples(test, n: int, seed: int) -> list[tuple[int, str]]:
 
 def interpolation(ex, test, audio, cnn, n_triples: int, seed: int = 0) -> dict:
     from timbrelab.explore.data import FEATURES, PITCHES
-    from timbrelab.explore.synth import METHODS, render
+    from timbrelab.explore.synth import METHODS, midi_to_hz, render
 
     sr = FEATURES.sample_rate
     cls = {c: i for i, c in enumerate(cnn.classes)}
@@ -218,14 +225,17 @@ def interpolation(ex, test, audio, cnn, n_triples: int, seed: int = 0) -> dict:
         read = PITCHES[int(np.argmax(enc["p_pitch"][k]))]  # what the kept pitch latent says: the harmonic path plays this
         zt, zp = ex.interpolation_latents(src, target, ALPHAS, z_timbre=enc["z_timbre"][k], z_pitch=enc["z_pitch"][k])
         logmels = ex.decode(zt, zp)
-        row = {"source": src, "target": target, "pitch_midi": pitch, "pitch_latent_reads": read}
+        original_hz = tracked_hz(audio[i], sr)
+        row = {"source": src, "target": target, "pitch_midi": pitch, "pitch_latent_reads": read, "original_tracked_hz": original_hz}
         for m in METHODS:
             notes = [render(lm, m, read)[0] for lm in logmels]
             p_t = [float(_cnn_probs(cnn, a, sr)[cls[target]]) for a in notes]
+            hz = [tracked_hz(a, sr) for a in notes]
             row[m] = {"p_target": p_t, "monotonic": bool(np.all(np.diff(p_t) >= 0)),
-                      "pitch_error_cents": [pitch_error_cents(a, pitch, sr) for a in notes]}
+                      "pitch_error_cents": [cents_between(f, midi_to_hz(pitch)) for f in hz],
+                      "pitch_vs_tracked_original_cents": [cents_between(f, original_hz) for f in hz]}
         rows.append(row)
-    floor = [pitch_error_cents(audio[i], int(test.rows[i]["pitch"]), sr) for i, _ in triples]
+    floor = [cents_between(r["original_tracked_hz"], midi_to_hz(r["pitch_midi"])) for r in rows]
     out = {"triples": len(rows), "alphas": list(ALPHAS), "rows": rows, "tracker_floor": _cents_summary(floor)}
     for m in METHODS:
         errs = [e for r in rows for e in r[m]["pitch_error_cents"]]
@@ -233,7 +243,8 @@ def interpolation(ex, test, audio, cnn, n_triples: int, seed: int = 0) -> dict:
                   "p_target_alpha0": float(np.mean([r[m]["p_target"][0] for r in rows])) if rows else None,
                   "p_target_alpha1": float(np.mean([r[m]["p_target"][-1] for r in rows])) if rows else None,
                   "target_rises_fraction": float(np.mean([r[m]["p_target"][-1] > r[m]["p_target"][0] for r in rows])) if rows else None,
-                  "pitch": _cents_summary(errs)}
+                  "pitch": _cents_summary(errs),
+                  "pitch_vs_tracked_original": _cents_summary([e for r in rows for e in r[m]["pitch_vs_tracked_original_cents"]])}
     return out
 
 
@@ -292,7 +303,8 @@ SPREAD_KEYS = ("disentanglement.instrument_from_timbre", "disentanglement.instru
                "reconstruction.logmel_mae_db", "reconstruction.griffin-lim.cnn_agreement_reconstruction",
                "reconstruction.harmonic.cnn_agreement_reconstruction", "interpolation.griffin-lim.monotonic_fraction",
                "interpolation.harmonic.monotonic_fraction", "interpolation.griffin-lim.pitch.median", "interpolation.griffin-lim.pitch.p95",
-               "interpolation.harmonic.pitch.median", "interpolation.harmonic.pitch.p95", "training.validation_loss", "training.seconds")
+               "interpolation.harmonic.pitch.median", "interpolation.harmonic.pitch.p95", "interpolation.griffin-lim.pitch_vs_tracked_original.p95",
+               "interpolation.griffin-lim.p_target_alpha1", "training.validation_loss", "training.seconds", "training.best_epoch")
 
 
 def run(args) -> int:
@@ -426,6 +438,10 @@ def markdown(r: dict, prov: dict) -> str:
         p = x["pitch"]
         L.append(f"| {m} | {_f(x['monotonic_fraction'])} | {_f(x['target_rises_fraction'])} | {_f(x['p_target_alpha0'])} → {_f(x['p_target_alpha1'])} | "
                  f"{_f(p['median'], 1)} | {_f(p['p95'], 1)} | {_f(p['within_50_cents'])} | {_f(p['octave_errors'])} | {p['untracked']} of {p['n']} |")
+    L += ["", "The same notes against pYIN's reading of the original source note instead of its MIDI pitch (what is left when the tracker's own "
+          "octave confusions on that note are taken out): " + "; ".join(
+              f"{m}: median {_f(it[m]['pitch_vs_tracked_original']['median'], 1)} cents, 95th percentile {_f(it[m]['pitch_vs_tracked_original']['p95'], 1)}, "
+              f"within 50 cents {_f(it[m]['pitch_vs_tracked_original']['within_50_cents'])}" for m in ("griffin-lim", "harmonic")) + "."]
     fl = it["tracker_floor"]
     L += ["", f"pYIN on the original held-out source notes (the tracker's own floor): median {_f(fl['median'], 1)} cents, 95th percentile {_f(fl['p95'], 1)}, "
           f"octave errors {_f(fl['octave_errors'])}. The harmonic resynthesis plays the pitch the kept pitch latent reads (its nearest mixture component, "

@@ -24,6 +24,8 @@ PROBES = {
     "timbreclap": lambda m: np.concatenate([m.embed_audio(*_noise()), m.embed_text(["a warm sound", "a violin"]).ravel()]),
     "timbreclap_heldout": lambda m: np.concatenate([m.embed_audio(*_noise()), m.embed_text(["a warm sound", "a violin"]).ravel()]),
     "separator": lambda m: m.separate(*_noise(), ["the violin", "a tuba"]).ravel(),
+    "explorer": lambda m: np.concatenate([m.decode(*m.interpolation_latents("piano", "violin", [0, 0.5, 1], pitch=67)).ravel(),
+                                          m.encode_audio(*_noise())["z_timbre"].ravel()]),
 }
 
 

@@ -107,6 +107,7 @@ def spectrogram_row(logmels, labels, title: str = "", path=None, seconds_per_fra
     axes[0][0].set_ylabel("mel band", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
+        fig.subplots_adjust(top=0.8, wspace=0.12)
     if path is not None:
         save(fig, path)
     return fig

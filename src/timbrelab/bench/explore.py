@@ -467,12 +467,15 @@ def figures(ex, test, out: Path) -> None:
     play.spectrogram_figure(play.traverse(ex, src, 60, 1, (-2, -1, 0, 1, 2)), out / "traversal.png")
     enc = ex.encode_logmel(test.X)
     fig, axes = plots.subplots(1, 2, figsize=(10, 4.5))
-    for ax, key, labels, title in ((axes[0], "z_timbre", test.y_inst, "z_timbre (colour: instrument)"), (axes[1], "z_pitch", test.y_pitch, "z_pitch (colour: MIDI pitch)")):
+    for ax, key, labels, title in ((axes[0], "z_timbre", test.y_inst, "z_timbre (colour: instrument)"), (axes[1], "z_pitch", test.y_pitch, "z_pitch (colour: MIDI pitch − 28)")):
         z = enc[key] - enc[key].mean(axis=0)
         _, _, vt = np.linalg.svd(z, full_matrices=False)
         xy = z @ vt[:2].T
         sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels, s=5, cmap="tab20" if key == "z_timbre" else "viridis")
-        ax.set_title(f"held-out notes, {title}, first two principal axes", fontsize=9)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("first principal axis", fontsize=8)
+        ax.set_ylabel("second principal axis", fontsize=8)
         if key == "z_pitch":
             fig.colorbar(sc, ax=ax)
+    fig.suptitle("the held-out notes' latents (posterior means)", fontsize=10)
     plots.save(fig, out / "latents.png")

@@ -17,6 +17,23 @@ griffin-lim (the paper's; all of the sound, pitch included, comes from the decod
 harmonic (additive resynthesis at the pitch the pitch latent reads: no phase smear, no noise).
 """
 
+INTERPOLATE_EXAMPLES = """\
+examples:
+  timbrelab explore interpolate --source piano --target saxophone --pitch 60 -o piano2sax/
+  timbrelab explore interpolate --source flute --target trumpet --pitch 72 --alpha 0 0.1 0.2 0.3 --method harmonic -o f2t/
+  timbrelab explore interpolate --source my_note.wav --target violin -o out/
+"""
+TRAVERSE_EXAMPLES = """\
+examples:
+  timbrelab explore traverse --instrument piano --pitch 60 --dim 1 -o dims/
+  timbrelab explore traverse --instrument cello --pitch 48 --dim 5 --values -3 0 3 --json -o dims/
+"""
+ENCODE_EXAMPLES = """\
+examples:
+  timbrelab explore encode my_note.wav
+  timbrelab explore encode my_note.wav --top 5 --json
+"""
+
 
 def register(sub) -> None:
     import argparse
@@ -45,7 +62,10 @@ def register(sub) -> None:
             q.add_argument("--format", default="wav", help="audio format of the notes (wav, flac, …; default wav)")
 
     i = ps.add_parser("interpolate", help="one note per α from the source instrument (or a note file) to the target",
-                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                      description=("Timbre interpolation: a note's timbre latent moved a fraction α of the way from the source "
+                                   "instrument's mixture mean towards the target's (z + α(μ_target − μ_source)), its pitch latent kept; "
+                                   "one audio file per α and a PNG of the spectrograms."),
+                      epilog=INTERPOLATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("--source", required=True, help="an instrument name, or an audio file of one note")
     i.add_argument("--target", required=True, help="an instrument name")
     i.add_argument("--pitch", type=int, help="MIDI pitch (with an instrument source; a note file keeps its own)")
@@ -53,7 +73,10 @@ def register(sub) -> None:
     common(i)
     i.set_defaults(func=run_interpolate)
 
-    t = ps.add_parser("traverse", help="one note per value of one timbre dimension", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t = ps.add_parser("traverse", help="one note per value of one timbre dimension",
+                      description=("Latent traversal: an instrument's timbre mean at a pitch with one timbre dimension moved by each "
+                                   "value, in multiples of the instrument's prior standard deviation; one audio file per value and a PNG."),
+                      epilog=TRAVERSE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--instrument", required=True)
     t.add_argument("--pitch", type=int, required=True, help="MIDI pitch")
     t.add_argument("--dim", type=int, required=True, help="timbre dimension, 0 … 15")
@@ -61,8 +84,10 @@ def register(sub) -> None:
     common(t)
     t.set_defaults(func=run_traverse)
 
-    e = ps.add_parser("encode", help="the instruments nearest a note in the timbre space, and its pitch", epilog=EXAMPLES,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    e = ps.add_parser("encode", help="the instruments nearest a note in the timbre space, and its pitch",
+                      description=("Read one note (its first half second after the onset): the instruments whose mixture components "
+                                   "are nearest its timbre latent, with their posterior probabilities, and the MIDI pitch its pitch latent reads."),
+                      epilog=ENCODE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("note", metavar="NOTE", help="an audio file of one note (its first half second after the onset is read)")
     e.add_argument("--top", type=int, default=3)
     common(e, outputs=False)

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from timbrelab.bench.seeds import mean_sd
+
 DEFAULT_OUT = "reports/explore"
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 GOALS = {"pitch_median_cents": 25.0, "pitch_p95_cents": 50.0, "monotonic_fraction": 0.9, "instrument_from_timbre": 0.9,
@@ -285,10 +287,6 @@ def speed(model_arg: str | None, ex) -> dict:
 # ------------------------------------------------------------------------------------ the run
 
 
-def _mean_sd(values) -> dict:
-    v = np.array([x for x in values if x is not None and np.isfinite(x)], float)
-    return {"mean": float(v.mean()) if len(v) else None, "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": int(len(v))}
-
 
 def _get(d: dict, path: str):
     for k in path.split("."):
@@ -361,7 +359,7 @@ def run(args) -> int:
         model_arg = str(tmp)
     report["speed"] = {**speed(model_arg, sel), "torch_threads": torch.get_num_threads()}
     if len(report["seeds"]) > 1:
-        report["spread"] = {k: _mean_sd([_get(v, k) for v in report["seeds"].values()]) for k in SPREAD_KEYS}
+        report["spread"] = {k: mean_sd([_get(v, k) for v in report["seeds"].values()]) for k in SPREAD_KEYS}
     report["seconds"] = round(time.perf_counter() - t0, 1)
     report["verdict"] = verdict(report)
 

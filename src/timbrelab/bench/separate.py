@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from timbrelab.bench.seeds import mean_sd
+
 DEFAULT_OUT = "reports/separate"
 PAPER = {  # Pang, Shen & Teng (seed 002), SDR / SDRi on their violin/trumpet duets; AudioSep on MUSIC
     "seed 002, fine-tuned AudioSep": {"violin": {"sdr": 16.87, "sdri": 15.88, "spectral_correlation": 0.9898, "spectral_mse": 0.0009},
@@ -266,10 +268,6 @@ def _train_seed(seed: int, quick: bool):
     return final, Separator(p1, "separator-phase1"), trained.metrics
 
 
-def _mean_sd(values) -> dict:
-    v = np.array([x for x in values if x is not None and np.isfinite(x)], float)
-    return {"mean": float(v.mean()) if len(v) else None, "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": int(len(v))}
-
 
 def _fmt(d, key="median", digits=2) -> str:
     if d is None:
@@ -361,14 +359,14 @@ def run(args) -> int:
         for label in ("phase 1", "phase 2"):
             for set_name in sets:
                 for k in ("sdri", "si_sdri", "sdr"):
-                    spread.setdefault(label, {}).setdefault(set_name, {})[f"median_{k}"] = _mean_sd(
+                    spread.setdefault(label, {}).setdefault(set_name, {})[f"median_{k}"] = mean_sd(
                         [report["seeds"][s][label][set_name]["summary"].get(k, {}).get("median") for s in report["seeds"]])
                 for inst in ("violin", "trumpet"):
-                    spread[label][set_name][f"{inst}_median_sdri"] = _mean_sd(
+                    spread[label][set_name][f"{inst}_median_sdri"] = mean_sd(
                         [report["seeds"][s][label][set_name]["per_instrument"].get(inst, {}).get("sdri", {}).get("median") for s in report["seeds"]])
-            spread[label]["held-out soundfont"]["wrong_query_output_db"] = _mean_sd(
+            spread[label]["held-out soundfont"]["wrong_query_output_db"] = mean_sd(
                 [report["seeds"][s][label]["held-out soundfont"]["wrong_query_output_db"]["median"] for s in report["seeds"]])
-            spread[label]["validation_sdri_db"] = _mean_sd(
+            spread[label]["validation_sdri_db"] = mean_sd(
                 [report["seeds"][s]["training"].get(label.replace(" ", ""), {}).get("validation_sdri_db") for s in report["seeds"]])
         report["spread"] = spread
     report["seconds"] = round(time.perf_counter() - t0, 1)

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from timbrelab.bench.seeds import mean_sd
+
 DEFAULT_OUT = "reports/timbre_cnn"
 DEFAULT_RUNS = "runs/bench-timbre-cnn"
 PAPER_IRMAS = [("single-layer", 62_000, 0.559, 0.484), ("multi-layer", 743_000, 0.589, 0.516), ("Han et al. (2017)", 1_446_000, 0.602, 0.503)]
@@ -342,12 +344,6 @@ def evaluate(model, tests: dict, classes) -> dict:
 
 METRICS = {"notes": ("accuracy", "macro_f1"), "notes_unshared": ("accuracy", "macro_f1"), "phrases": ("accuracy", "macro_f1"), "mixes": ("micro_f1", "macro_f1"),
            "medley": ("accuracy", "top3", "macro_f1"), "debian": ("accuracy", "top3", "macro_f1"), "none": ("no_instrument_rate",)}
-
-
-def mean_sd(values) -> dict:
-    """``{"mean", "sd" (sample, ddof=1; 0 for one value), "values"}`` of the seeds' figures."""
-    v = np.asarray(values, float)
-    return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "values": [float(x) for x in v]}
 
 
 def check_seeds(seeds) -> None:

@@ -156,7 +156,7 @@ def run(args) -> int:
 
 
 def summarise(runs: list[dict], d) -> dict:
-    from timbrelab.bench.timbre_cnn import mean_sd as ms
+    from timbrelab.bench.seeds import mean_sd as ms
 
     out = {"train_clips": d.train.n_clips, "val_accuracy": ms([r["val_accuracy"] for r in runs])}
     for t, k in (("medley", "accuracy"), ("debian", "accuracy"), ("notes", "macro_f1"), ("none", "no_instrument_rate")):

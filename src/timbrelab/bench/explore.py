@@ -141,9 +141,8 @@ def _cnn_probs(cnn, audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def reconstruction(ex, test, audio, cnn, n: int, seed: int = 0) -> dict:
-    from timbrelab.explore.data import FEATURES, PITCHES
+    from timbrelab.explore.data import FEATURES, PITCHES, log_mels
     from timbrelab.explore.synth import METHODS, render
-    from timbrelab.explore.data import log_mels
 
     enc = ex.encode_logmel(test.X)
     rec = ex.decode(enc["z_timbre"], enc["z_pitch"])

@@ -48,10 +48,9 @@ def note_spec(purpose: str = "train", sources=None, instruments=None):
 
 def note_audio(clip: np.ndarray) -> np.ndarray:
     """A rendered clip → the model's float32 ``(NOTE_SAMPLES,)`` (trimmed or zero-padded)."""
-    x = np.asarray(clip, np.float32).reshape(-1)
-    out = np.zeros(NOTE_SAMPLES, np.float32)
-    out[: min(len(x), NOTE_SAMPLES)] = x[:NOTE_SAMPLES]
-    return out
+    from timbrelab.sounds.datasets import _fit
+
+    return _fit(np.asarray(clip, np.float32).reshape(-1), NOTE_SAMPLES)
 
 
 def log_mels(audio: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -61,14 +61,19 @@ def test_plans_match_the_reference(reference):
     """Map-thin words, new words, refused words and phrases: the same plans and errors as before."""
     runs = {"plans": lambda d: R._plan(description=d), "forced_eq": lambda w: R._plan(eq_words=[w]),
             "forced_reverb": lambda w: R._plan(reverb_words=[w])}
-    n = 0
+    n, lexicon = 0, []
     for section, fn in runs.items():
         for text, want in reference[section].items():
             if (section, text) in CHANGED:
                 continue
-            assert_close(fn(text), want, f"{section}[{text!r}]")
+            got = fn(text)
+            if any(d["source"] == "lexicon" for d in (got.get("descriptors") or [])):
+                lexicon.append(text)  # meant to change (issue 15): an engineering term plays its lexicon shape
+                continue
+            assert_close(got, want, f"{section}[{text!r}]")
             n += 1
-    assert n > 250
+    assert n > 230
+    assert {"telephone", "nasal", "honky", "lo-fi", "sparkly"} <= set(lexicon), lexicon
 
 
 @needs_wordnet

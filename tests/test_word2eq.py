@@ -217,7 +217,9 @@ def test_phrases_compose():
     warm, muddy = np.array(plan_effects("warm").eq.gains_db), np.array(plan_effects("less muddy").eq.gains_db)
     assert np.allclose(plan_effects("warm but not muddy").eq.gains_db, warm + muddy)
     assert np.allclose(muddy, -np.array(plan_effects(eq_words=["muddy"]).eq.gains_db))
-    (r,) = plan_effects("less boomy").resolutions  # boomy is a reverb word: inverted EQ from the model
+    (r,) = plan_effects("less boomy").resolutions  # boomy: a reverb word to the crowd, an EQ term to an engineer
+    assert r.effect == "eq" and r.phrase.sign == -1 and r.source == "lexicon"
+    (r,) = plan_effects("less toasty").resolutions  # a thin EQ map word: inverted EQ from the model
     assert r.effect == "eq" and r.phrase.sign == -1 and r.source == "model"
     (r,) = plan_effects("very airy").resolutions
     assert r.phrase.scale == 1.5

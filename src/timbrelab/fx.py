@@ -31,9 +31,9 @@ from timbrelab.dsp.eq import GraphicEQ, N_BANDS
 from timbrelab.dsp.loudness import LoudnessMeter
 from timbrelab.dsp.reverb import MAX_REVERB_AMOUNT, Reverb, ReverbSettings
 from timbrelab.errors import AudioFileError, BadParameterError
-from timbrelab.lexicon.maps import EQ, REVERB, played_curve_db
+from timbrelab.lexicon.maps import EQ, REVERB
 from timbrelab.lexicon.parse import Phrase, parse_description
-from timbrelab.lexicon.resolve import Resolution, blend_reverb_settings, resolve
+from timbrelab.lexicon.resolve import Resolution, blend_reverb_settings, eq_gains_db, resolve
 
 CEILING_DBFS = -0.1
 CEILING = 10 ** (CEILING_DBFS / 20)
@@ -85,6 +85,9 @@ class EffectPlan:
             if r.source == "map":
                 u = r.used[0]
                 how = f"crowd map word '{u['word']}' ({u['num']} contributions, agreement {u['agreement']:.2f})"
+            elif r.source == "lexicon":
+                u = r.used[0]
+                how = f"engineering lexicon term '{u['term']}' ({u['shape']}; sources: {', '.join(u['sources'])})"
             elif r.source == "model":
                 m = r.used[0]
                 near = ", ".join(f"'{u['word']}' {u['similarity']:.2f}" for u in r.used[1:])
@@ -142,7 +145,7 @@ def plan_effects(
     if eq_res:
         gains = np.zeros(N_BANDS)
         for r in eq_res:
-            gains += r.phrase.factor * played_curve_db(r.settings)
+            gains += r.phrase.factor * eq_gains_db(r)
         plan.eq = GraphicEQ(tuple(gains), eq_amount)
     rv_res = [r for r in resolutions if r.effect == REVERB]
     if rv_res:

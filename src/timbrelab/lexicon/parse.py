@@ -3,13 +3,16 @@
 Rules (documented in the README, tested):
 
 - Descriptors are separated by commas, semicolons, "and", "but", "with", "&", "+" and "/".
-- Negation: a descriptor starting with "less", "not", "no", "not so" or "without" gets sign −1
-  ("less boomy" → the opposite of boomy). "more" is the plain word.
+- Negation: a descriptor starting with "less", "not", "no", "not so", "without", "fewer", or an
+  engineer's verb — "cut", "reduce", "remove", "take out", "get rid of", "tame" — gets sign −1
+  ("less boomy", "cut the mud" → the opposite of boomy, of mud). "more" is the plain word.
 - Intensifiers multiply the amount: a touch / a tiny bit ×0.25; a little / a bit / slightly /
   somewhat / a little bit ×0.5; quite / rather ×0.75; very / really / much / more and more ×1.5;
   extremely / super-duper / really very ×2. They stack ("a little less warm" = −0.5).
-- Filler words at the start are dropped: make it, put it, sounding, in, into, like, a, an, the,
-  more; "sound(ing)" at the end is dropped ("a warm sound" → warm).
+- Filler words at the start are dropped: make it, put it, give it, sound(s/ing), add, boost,
+  increase, some, more (of), of, in, into, like, a, an, the; "sound(ing)" at the end is dropped
+  ("a warm sound" → warm, "a touch of presence" → presence ×0.25, "make it sound like a telephone"
+  → telephone).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from dataclasses import dataclass
 from timbrelab.errors import BadParameterError
 
 SEPARATORS = r"\s*(?:,|;|&|\+|/|\band\b|\bbut\b|\bwith\b)\s*"
-NEGATIONS = ["not so", "not", "less", "no", "without"]
+NEGATIONS = ["not so", "not", "less", "no", "without", "cut", "cut the", "reduce", "reduce the", "remove", "remove the", "take out", "take out the",
+             "get rid of", "get rid of the", "tame", "tame the", "fewer"]
 INTENSIFIERS = {
     "a tiny bit": 0.25,
     "a touch": 0.25,
@@ -37,7 +41,8 @@ INTENSIFIERS = {
     "really": 1.5,
     "much": 1.5,
 }
-FILLERS = ["make it", "make the sound", "put it", "sounding", "into", "in", "like", "an", "a", "the", "more", "it"]
+FILLERS = ["make it", "make the sound", "put it", "give it", "sounding", "sounds", "sound", "add", "boost", "boost the", "increase", "some",
+           "more of", "of", "into", "in", "like", "an", "a", "the", "more", "it"]
 MAX_DESCRIPTION_CHARS = 500
 
 

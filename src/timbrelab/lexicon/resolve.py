@@ -16,7 +16,13 @@ Which effect a descriptor drives (the README states the same rule):
    shrinks them towards related words. Spanish words always use their map (the model is English).
 4. A word in both maps drives the effect whose map supports it better: the higher percentile of
    ``agreement · log2(1 + num)`` within its own map; ties go to the EQ ("warm" → EQ, "big" → reverb).
-5. A word in neither map goes to the fallback. ``timbrelab.apply`` uses the trained word → EQ /
+   An engineering term of the lexicon in both maps drives the EQ, with its crowd curve ("muddy").
+5. An engineering term (:mod:`timbrelab.lexicon.engineering`: "air", "presence", "boxy", "telephone"
+   …) that no well-supported crowd EQ curve covers drives the EQ with its lexicon shape — also when
+   only the reverb map has the word ("boomy", "thin" are EQ words to an engineer), also negated
+   ("less box"; a band limit such as "telephone" cannot be negated and is refused), also with
+   ``--eq``. A lexicon term is never refused as unknown.
+6. A word in neither map nor the lexicon goes to the fallback. ``timbrelab.apply`` uses the trained word → EQ /
    word → reverb models (``timbrelab.word2fx.fallback``); the effect is the one whose nearest mapped
    English word is more similar by MiniLM, and if that best similarity is below ``MIN_SIMILARITY``
    the word is refused as unknown. :class:`NearestWordFallback` (a blend of the nearest mapped words)
@@ -35,7 +41,8 @@ import numpy as np
 
 from timbrelab.dsp.reverb import comb_gain, decay_time_s
 from timbrelab.errors import UnknownWordError
-from timbrelab.lexicon.maps import EQ, REVERB, MapEntry, eq_map, get_map, reverb_map
+from timbrelab.lexicon.engineering import Term, lexicon
+from timbrelab.lexicon.maps import EQ, REVERB, MapEntry, eq_map, get_map, played_curve_db, reverb_map
 from timbrelab.lexicon.parse import Phrase
 
 MIN_SIMILARITY = 0.5
@@ -49,7 +56,7 @@ class Resolution:
 
     phrase: Phrase
     effect: str  # "eq" or "reverb"
-    source: str  # "map", "nearest" (embedding neighbours) or "model"
+    source: str  # "map", "lexicon" (engineering term), "nearest" (embedding neighbours) or "model"
     settings: tuple  # EQ: 40 gains dB; reverb: (d, g, m, f, E, wetdry)
     used: list = field(default_factory=list)  # [{"word", "similarity", "weight"}]
     support: float = 1.0  # weight when several reverb descriptors are blended
@@ -69,11 +76,13 @@ class Resolution:
 
 
 def used_summary(used: list) -> str:
-    """One line naming what a resolution used: crowd words, or the model (its reference neighbours left out)."""
+    """One line naming what a resolution used: crowd words, a lexicon term, or the model (its reference neighbours left out)."""
     parts = []
     for u in used:
         if "model" in u:
             parts.append(f"{u['model']} model ({u['method']})")
+        elif "term" in u:
+            parts.append(f"lexicon '{u['term']}' ({u['shape']})")
         elif not u.get("role"):
             parts.append(u["word"])
     return ", ".join(parts)
@@ -171,6 +180,21 @@ def blend_reverb_settings(settings_list, weights) -> np.ndarray:
 
 
 
+def _lexicon_resolution(phrase: Phrase, term: Term, note: str = "") -> Resolution:
+    if phrase.sign < 0 and term.band_limit:
+        raise UnknownWordError(f"'{phrase.original}': '{term.name}' is a band limit; it can be added, not removed")
+    return Resolution(
+        phrase=phrase, effect=EQ, source="lexicon", settings=tuple(float(x) for x in term.curve_db()),
+        used=[{"term": term.name, "shape": term.shape_summary(), "sources": list(term.sources)}], note=note,
+    )
+
+
+def eq_gains_db(r: Resolution) -> np.ndarray:
+    """The 40 band gains (dB) an EQ resolution plays at amount 1, before its sign and intensifier:
+    a crowd or model curve min–max stretched to ±5 dB as Audealize plays it; a lexicon shape as it is."""
+    return np.asarray(r.settings, np.float64) if r.source == "lexicon" else played_curve_db(r.settings)
+
+
 def _ask(fb: Callable, phrase: Phrase, effect: str | None, known: MapEntry | None) -> Resolution:
     if known is not None:
         import inspect
@@ -190,6 +214,7 @@ def resolve(phrase: Phrase, force_effect: str | None = None, fallback: Callable 
     if e_eq is not None and e_eq.lang == "English" and e_eq.num < MIN_CROWD_NUM:
         e_eq = None  # too thin a crowd curve (rule 3): the fallback decides
     e_rv = reverb_map().lookup(phrase.text)
+    term = lexicon().lookup(phrase.text)
     fb = fallback if fallback is not None else NearestWordFallback()
     # the word's entry in the other map, for an effect whose map lacks the word (rule 2)
     other = {EQ: e_rv if e_eq_any is None else None, REVERB: e_eq_any if e_rv is None else None}
@@ -197,20 +222,29 @@ def resolve(phrase: Phrase, force_effect: str | None = None, fallback: Callable 
         entry = e_eq if force_effect == EQ else e_rv
         if force_effect == REVERB and phrase.sign < 0:
             raise UnknownWordError(f"'{phrase.original}': reverb can be added, not removed")
+        if force_effect == EQ and entry is None and term is not None:
+            return _lexicon_resolution(phrase, term, "chosen with --eq: an engineering term")
         return _map_resolution(phrase, entry, "chosen with --" + force_effect) if entry else _ask(fb, phrase, force_effect, other[force_effect])
     if phrase.sign < 0:
         if e_eq is not None:
             return _map_resolution(phrase, e_eq, "negated: the opposite EQ curve")
+        if term is not None:
+            return _lexicon_resolution(phrase, term, "negated: the opposite of the engineering term's shape")
         r = _ask(fb, phrase, EQ, other[EQ])
         if e_rv is not None:
             r.note = f"'{e_rv.word}' is a reverb word and reverb cannot be removed: the opposite of the EQ curve predicted for it"
         return r
     if e_eq is not None and e_rv is not None:
+        if term is not None:
+            return _map_resolution(phrase, e_eq, f"in both maps; an engineering term ('{term.name}'), so the crowd EQ curve")
         if e_rv.support_pct > e_eq.support_pct:
             return _map_resolution(phrase, e_rv, f"in both maps; better supported as reverb ({e_rv.support_pct:.2f} vs {e_eq.support_pct:.2f} percentile)")
         return _map_resolution(phrase, e_eq, f"in both maps; better supported as EQ ({e_eq.support_pct:.2f} vs {e_rv.support_pct:.2f} percentile)")
     if e_eq is not None:
         return _map_resolution(phrase, e_eq)
+    if term is not None:
+        note = f"an engineering term; '{e_rv.word}' is also a reverb word ({e_rv.num} ratings): use --reverb for that" if e_rv is not None else ""
+        return _lexicon_resolution(phrase, term, note)
     if e_rv is not None:
         return _map_resolution(phrase, e_rv)
     return fb(phrase, None)

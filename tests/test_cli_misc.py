@@ -11,7 +11,9 @@ def test_words_lists_vocabulary(cli):
     assert "small-room" in out and "reverb" in out
     code, out, _ = cli("words", "--effect", "eq", "--json")
     rows = json.loads(out)
-    assert len(rows) == 294 and all(r["effect"] == "eq" for r in rows)
+    assert all(r["effect"] == "eq" for r in rows)
+    assert sum(r["num"] is not None for r in rows) == 294  # the English crowd EQ map; the rest: engineering-lexicon forms
+    assert all(r["played_from"] == "lexicon" for r in rows if r["num"] is None)
     code, out, _ = cli("words", "--search", "zzzzqqq")
     assert code == 1
 

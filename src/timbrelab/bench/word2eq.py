@@ -97,6 +97,7 @@ def run(args) -> int:
         torch.set_num_threads(threads)  # as it was: a bench run in-process leaves no global switch behind
     human = W.human_reference_folds()
     diagnostics = _diagnostics()
+    lexicon_check = lexicon_vs_crowd()
     # ensembles have no validation predictions of their own: reported, never selected
     candidates = [r for r in results if r["method"] != "mean" and np.isfinite(r["val_mae_db_mean"])] or results
     selected = min(candidates, key=lambda r: r["val_mae_db_mean"])
@@ -109,6 +110,7 @@ def run(args) -> int:
         "seconds": round(time.perf_counter() - t0, 1),
         "human": human,
         "diagnostics": diagnostics,
+        "lexicon_vs_crowd": lexicon_check,
         "methods": {r["method"]: r for r in results},
         "selected_by_validation": selected["method"],
         "best_on_test_for_information_only": best_test["method"],
@@ -121,7 +123,8 @@ def run(args) -> int:
     atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
     atomic_write_text(out_dir / "bench_word2eq.md", md)
     print(md)
-    print(f"wrote {json_path}, {out_dir / 'bench_word2eq.md'}, {out_dir / 'bench_word2eq.png'}, {out_dir / 'bench_word2eq_curves.png'}")
+    print(f"wrote {json_path}, {out_dir / 'bench_word2eq.md'}, {out_dir / 'bench_word2eq.png'}, {out_dir / 'bench_word2eq_curves.png'}, "
+          f"{out_dir / 'bench_word2eq_lexicon.png'}")
     return 0
 
 
@@ -157,6 +160,13 @@ def markdown_table(r: dict) -> str:
                   f"the crowd's mean curves of warm and cold correlate at r = {dg['corr_warm_cold_mean_curves']:.2f}; "
                   f"{dg['english_map_words_not_in_contributions']} English Audealize map words are missing from the contributions, and a map curve "
                   f"matches its word's mean contribution at median r = {dg['median_corr_map_curve_vs_mean_contribution']:.3f} ({dg['n_words_for_that_median']} words)."]
+    lx = r.get("lexicon_vs_crowd")
+    if lx:
+        lines += ["", f"Engineering lexicon against the SocialEQ crowd (no lexicon entry was tuned on it): for the {lx['n']} lexicon forms "
+                  f"the crowd rated, Pearson r between the term's curve and the word's mean contribution: mean {lx['mean_r']:.2f}, "
+                  f"median {lx['median_r']:.2f}; r ≥ 0.5 for {lx['n_r_at_least_0_5']}, r < 0 for {lx['n_negative']}.", "",
+                  "| form (term) | crowd contributions | r |", "|---|---|---|"]
+        lines += [f"| {x['form']} ({x['term']}) | {x['n_contributions']} | {x['r']:+.2f} |" for x in lx["forms"]]
     lines += ["", "Protocol differences: " + " ".join(r["protocol_differences"]), f"Run time: {r['seconds']:.0f} s.", "", markdown_footer(r["provenance"])]
     return "\n".join(lines) + "\n"
 
@@ -190,6 +200,55 @@ def _diagnostics() -> dict:
     }
 
 
+def lexicon_vs_crowd() -> dict:
+    """How the engineering lexicon's curves compare with the SocialEQ crowd's, for the forms it rated:
+    Pearson r between a term's 40-band curve and the mean of the word's contributions."""
+    from timbrelab.lexicon.engineering import lexicon
+    from timbrelab.word2fx import data as D
+
+    d = D.eq_contributions()
+    rows = []
+    for t in lexicon().terms:
+        for f in t.forms:
+            m = d.words == f.lower()
+            if m.any():
+                r = float(np.corrcoef(t.curve_db(), d.gains_db[m].mean(axis=0))[0, 1])
+                rows.append({"form": f, "term": t.name, "n_contributions": int(m.sum()), "r": r})
+    rs = np.array([x["r"] for x in rows])
+    return {"n": len(rows), "mean_r": float(rs.mean()), "median_r": float(np.median(rs)), "n_r_at_least_0_5": int((rs >= 0.5).sum()),
+            "n_negative": int((rs < 0).sum()), "forms": sorted(rows, key=lambda x: -x["r"])}
+
+
+def lexicon_figure(path: Path) -> None:
+    """Every lexicon term's curve (amount 1), with the SocialEQ crowd's mean curve where it rated the term."""
+    from timbrelab import plots
+    from timbrelab.dsp.eq import BAND_CENTERS_HZ
+    from timbrelab.lexicon.engineering import lexicon
+    from timbrelab.lexicon.maps import played_curve_db
+    from timbrelab.word2fx import data as D
+
+    d = D.eq_contributions()
+    terms = lexicon().terms
+    cols = 6
+    n_rows = int(np.ceil(len(terms) / cols))
+    fig, axes = plots.subplots(n_rows, cols, figsize=(2.1 * cols, 1.55 * n_rows), sharex=True, sharey=True)
+    for ax, t in zip(axes.ravel(), terms):
+        ax.axhline(0, color="#999", lw=0.5)
+        ax.semilogx(BAND_CENTERS_HZ, np.clip(t.curve_db(), -12, 8), color="#a50f15", lw=1.5)
+        rated = [f for f in t.forms if (d.words == f.lower()).any()]
+        if rated:
+            m = np.isin(d.words, [f.lower() for f in rated])
+            ax.semilogx(BAND_CENTERS_HZ, played_curve_db(d.gains_db[m].mean(axis=0)), color="#3182bd", lw=1, ls="--")
+        ax.set_title(t.name + (f" (crowd: {', '.join(rated)})" if rated else ""), fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.grid(True, which="both", alpha=0.2)
+    for ax in axes.ravel()[len(terms):]:
+        ax.axis("off")
+    fig.suptitle("engineering lexicon (red, dB at amount 1; band limits floored at −12 here) and the SocialEQ crowd's mean "
+                 "curve for the forms it rated (blue dashed, played ±5 dB)", fontsize=8)
+    plots.save(fig, path, dpi=100, bbox_inches="tight")
+
+
 def _plots(r: dict, cache: dict, out_dir: Path) -> None:
     from timbrelab import plots
 
@@ -208,6 +267,7 @@ def _plots(r: dict, cache: dict, out_dir: Path) -> None:
            title="word → EQ on held-out words (Venkatesh et al. folds)")
     ax.legend(fontsize=7, loc="lower right")
     plots.save(fig, out_dir / "bench_word2eq.png", dpi=110, bbox_inches="tight")
+    lexicon_figure(out_dir / "bench_word2eq_lexicon.png")
 
     # human vs predicted curves for held-out words (each from the fold where it is a test word)
     folds = D.venkatesh_folds()

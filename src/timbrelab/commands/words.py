@@ -10,12 +10,15 @@ examples:
   timbrelab words --search bright
   timbrelab words --effect reverb --json
   timbrelab words --lang es                 # the Spanish EQ words (also: Español, espanol, spanish)
+  timbrelab words --lexicon                 # the engineering terms (air, presence, box, telephone …) and their sources
+  timbrelab words --lexicon --search air
 """
 CURVE_EXAMPLES = """\
 examples:
   timbrelab curve warm
   timbrelab curve "less boomy" --png boomy.png
   timbrelab curve toasty --amount 0.5       # a thinly rated word, played from the word → EQ model
+  timbrelab curve "more air"                # an engineering term, played from the lexicon
 """
 
 def register(sub) -> None:
@@ -25,14 +28,16 @@ def register(sub) -> None:
         description=(
             "List the vocabulary of the Audealize crowd maps: each word's effect (EQ or reverb), language, "
             "number of ratings, agreement, support percentile within its map, and whether apply plays it "
-            "from the map or from the word → EQ model (English EQ curves from fewer than 3 ratings). "
-            "Words in no map still work in apply through the trained models."
+            "from the map, from the engineering lexicon or from the word → EQ model (English EQ curves from fewer "
+            "than 3 ratings). The engineering lexicon's terms (air, presence, box, mud, telephone …) are listed "
+            "too; --lexicon shows their shapes and sources. Words in no map still work in apply through the trained models."
         ),
         epilog=WORDS_EXAMPLES,
     )
     p.add_argument("--effect", choices=["eq", "reverb"], help="only this effect's map")
     p.add_argument("--search", metavar="TEXT", help="only words containing TEXT")
     p.add_argument("--lang", default="English", help="language: English, Español or all (case/accents ignored; default English; the reverb map is English)")
+    p.add_argument("--lexicon", action="store_true", help="the engineering lexicon: each term's forms, EQ shape, sources and choices")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_words)
 
@@ -41,7 +46,7 @@ def register(sub) -> None:
         help="show a word's EQ curve (terminal plot, optional PNG)",
         description=(
             "Show the 40-band EQ curve a word plays, resolved exactly as `apply --eq WORD`: from the crowd "
-            "map, or from the word → EQ model for unmapped or thinly rated words and for reverb words "
+            "map, from the engineering lexicon (air, presence, telephone …), or from the word → EQ model for unmapped or thinly rated words and for reverb words "
             "(the output says which), as a terminal plot and optionally a PNG with the filter's response."
         ),
         epilog=CURVE_EXAMPLES,
@@ -56,6 +61,8 @@ def run_words(args) -> int:
     from timbrelab.lexicon.resolve import MIN_CROWD_NUM
     from timbrelab.service import Service
 
+    if args.lexicon:
+        return _print_lexicon(Service().lexicon(args.search), args.json)
     rows = Service().words(args.effect or "all", args.lang, args.search)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
@@ -66,8 +73,34 @@ def run_words(args) -> int:
         return 1
     print(f"{'word':24} {'effect':7} {'lang':8} {'ratings':>7} {'agreement':>9} {'support %':>9}  played from")
     for r in rows:
-        print(f"{r['word']:24} {r['effect']:7} {r['lang']:8} {r['num']:7d} {r['agreement']:9.2f} {100 * r['support_percentile']:8.0f}%  {r['played_from']}")
-    print(f"{len(rows)} words; 'model': a crowd EQ curve from fewer than {MIN_CROWD_NUM} ratings is played from the word2eq model")
+        if r["num"] is None:  # a lexicon form no crowd rated
+            print(f"{r['word']:24} {r['effect']:7} {r['lang']:8} {'—':>7} {'—':>9} {'—':>9}  lexicon '{r['term']}': {r['shape']}")
+            continue
+        played = r["played_from"] + (f" '{r['term']}'" if r["played_from"] == "lexicon" else "")
+        print(f"{r['word']:24} {r['effect']:7} {r['lang']:8} {r['num']:7d} {r['agreement']:9.2f} {100 * r['support_percentile']:8.0f}%  {played}")
+    print(f"{len(rows)} words; 'model': a crowd EQ curve from fewer than {MIN_CROWD_NUM} ratings is played from the word2eq model; "
+          "'lexicon': an engineering term (timbrelab words --lexicon)")
+    return 0
+
+
+def _print_lexicon(lex: dict, as_json: bool) -> int:
+    if as_json:
+        json.dump(lex, sys.stdout, indent=1, ensure_ascii=False)
+        print()
+        return 0
+    if not lex["terms"]:
+        print("no lexicon term matches")
+        return 1
+    cited = []
+    for t in lex["terms"]:
+        print(f"{t['term']:12} {t['shape']}")
+        print(f"{'':12} forms: {', '.join(t['forms'])}")
+        print(f"{'':12} sources: {', '.join(t['sources'])}" + (f" — {t['choice']}" if t["choice"] else ""))
+        cited += [s for s in t["sources"] if s not in cited]
+    print(f"\n{len(lex['terms'])} terms. Sources:")
+    for s in cited:
+        src = lex["sources"][s]
+        print(f"  {s}: {src['cite']}" + (f" <{src['url']}>" if src.get("url") else ""))
     return 0
 
 

@@ -124,6 +124,9 @@ class Service:
         lang = parse_lang(lang) if lang else None
         if effect not in ("all", "eq", "reverb"):
             raise BadParameterError(f"effect must be all, eq or reverb, got '{effect}'")
+        from timbrelab.lexicon.engineering import lexicon
+
+        lex = lexicon()
         rows = []
         for m in ([eq_map()] if effect == "eq" else [reverb_map()] if effect == "reverb" else [eq_map(), reverb_map()]):
             for e in m.entries:
@@ -132,10 +135,32 @@ class Service:
                 if search and search.lower() not in e.word.lower():
                     continue
                 thin = e.effect == "eq" and e.lang == "English" and e.num < MIN_CROWD_NUM
+                term = lex.lookup(e.word) if e.effect == "eq" and e.lang == "English" else None
                 rows.append({"word": e.word, "effect": e.effect, "lang": e.lang, "num": e.num, "agreement": round(e.agreement, 3),
-                             "support_percentile": round(e.support_pct, 3), "played_from": "model" if thin else "map"})
+                             "support_percentile": round(e.support_pct, 3),
+                             "played_from": ("lexicon" if term is not None else "model") if thin else "map"})
+                if term is not None:
+                    rows[-1]["term"] = term.name
+        if effect != "reverb" and lang in (None, "English"):  # the engineering lexicon's forms the EQ map lacks
+            crowd_eq = {r["word"].lower() for r in rows if r["effect"] == "eq"}
+            for t in lex.terms:
+                for f in t.forms:
+                    if f.lower() in crowd_eq or eq_map().get(f) is not None or (search and search.lower() not in f.lower()):
+                        continue
+                    rows.append({"word": f, "effect": "eq", "lang": "English", "num": None, "agreement": None, "support_percentile": None,
+                                 "played_from": "lexicon", "term": t.name, "shape": t.shape_summary(), "sources": list(t.sources)})
         rows.sort(key=lambda r: (r["word"], r["effect"]))
         return rows
+
+    def lexicon(self, search: str | None = None) -> dict:
+        """The engineering EQ lexicon (``timbrelab words --lexicon``): its terms (forms, shape, sources,
+        what was chosen where sources disagree) and the sources' citations."""
+        from timbrelab.lexicon.engineering import lexicon
+
+        lex = lexicon()
+        terms = [t.to_dict(lex.sources) for t in lex.terms
+                 if not search or any(search.lower() in f.lower() for f in (t.name, *t.forms))]
+        return {"terms": terms, "sources": lex.sources}
 
     def word_view(self, word: str, effect: str = "eq") -> dict:
         """What one word plays as an EQ (``effect="eq"``, as ``apply --eq WORD``) or a reverb: the

@@ -40,6 +40,32 @@ POLARITY_GRID = [{**g, "max_senses": k} for g in KERNEL_GRID for k in (3, 5, ALL
 WORDNET = {"related_are_nearest": True}
 
 
+ANCHOR_SCALES = (0.5, 0.8, 1.1)
+ANCHOR_WEIGHTS = (1.0, 4.0)
+
+
+def _anchor_grid(grid: list[dict]) -> list[dict]:
+    return [{**g, "anchor_scale": s, "anchor_weight": w} for g in grid for s in ANCHOR_SCALES for w in ANCHOR_WEIGHTS]
+
+
+def lexicon_anchors(exclude=(), scale: float = 1.0) -> tuple[list[str], np.ndarray]:
+    """The engineering lexicon's forms as training examples: ``(words, gains in dB (n, 40))``, each
+    term's curve standardised like a SocialEQ contribution (zero mean, unit sd over the 40 bands) and
+    times ``scale``; forms in ``exclude`` are left out."""
+    from timbrelab.lexicon.engineering import lexicon
+
+    exclude = {str(w).lower() for w in exclude}
+    words, curves = [], []
+    for t in lexicon().terms:
+        c = t.curve_db()
+        z = (c - c.mean()) / max(float(c.std()), 1e-9)
+        for f in t.forms:
+            if f.lower() not in exclude:
+                words.append(f.lower())
+                curves.append(z * scale)
+    return words, np.array(curves).reshape(-1, 40)
+
+
 def _m(name, regressor, features, grid=None, **kw) -> dict:
     return {"name": name, "regressor": regressor, "features": features, "grid": grid or [{}], **kw}
 
@@ -78,6 +104,18 @@ def methods() -> dict[str, dict]:
         _m("glove+minilm-ridge", "ridge", "glove+minilm", RIDGE_GRID, note="ridge regression, concatenated embeddings"),
         _m("minilm-ridge-consistency", "ridge", "minilm", RIDGE_GRID, weighting="consistency", note="ridge, consistency-weighted"),
         _m("glove+minilm-kernel", "kernel", "glove+minilm", KERNEL_GRID, note="kernel regression, concatenated embeddings"),
+        # --- the engineering lexicon (issue 15) as anchors: its terms' shapes as extra training words ---
+        _m("glove+minilm-wordnet-kernel-lexicon", "polarity-kernel", "glove+minilm", _anchor_grid(POLARITY_GRID), params=WORDNET,
+           lexicon_anchors="others", note="as glove+minilm-wordnet-kernel + lexicon terms as anchor words (none that is a test or validation word)"),
+        _m("minilm-wordnet-kernel-gain-lexicon", "polarity-kernel", "minilm", _anchor_grid([{**g, "gain": a} for g in POLARITY_GRID for a in (0.6, 0.8, 1.0)]),
+           params=WORDNET, lexicon_anchors="others", note="as minilm-wordnet-kernel-gain + lexicon anchor words (none that is a test or validation word)"),
+        _m("glove+minilm-wordnet-kernel-gain-lexicon", "polarity-kernel", "glove+minilm",
+           _anchor_grid([{**g, "gain": a} for g in POLARITY_GRID for a in (0.6, 0.8, 1.0)]), params=WORDNET, lexicon_anchors="others",
+           note="as glove+minilm-wordnet-kernel, with a gain on the deviation from the mean curve, + lexicon anchor words"),
+        _m("glove+minilm-wordnet-kernel-lexicon-consistency", "polarity-kernel", "glove+minilm", _anchor_grid(POLARITY_GRID), params=WORDNET,
+           lexicon_anchors="others", weighting="consistency", note="as glove+minilm-wordnet-kernel-lexicon, contributions weighted by consistency"),
+        _m("glove+minilm-wordnet-kernel-lexicon-all", "polarity-kernel", "glove+minilm", _anchor_grid(POLARITY_GRID), params=WORDNET,
+           lexicon_anchors="all", note="as glove+minilm-wordnet-kernel + every lexicon term as an anchor word (test words that are lexicon terms too: prior knowledge, never their crowd curves)"),
     ]
     return {m["name"]: m for m in ms}
 
@@ -166,9 +204,13 @@ class EQTask:
     def refits(self, method: dict) -> bool:
         return not early_stopped(method)
 
-    def training_set(self, method: dict, train: CV.Examples, exclude: set) -> tuple[list, np.ndarray, np.ndarray]:
-        """``(words, targets, sample weights)``: the training contributions, and with ``map_supervision``
-        the Audealize map curves of words neither excluded nor already training words."""
+    def training_set(self, method: dict, train: CV.Examples, exclude: set, hp: dict | None = None) -> tuple[list, np.ndarray, np.ndarray]:
+        """``(words, targets, sample weights)``: the training contributions; with ``map_supervision``
+        the Audealize map curves of words neither excluded nor already training words; with
+        ``lexicon_anchors`` the engineering lexicon's forms (:func:`lexicon_anchors`, at the grid
+        point's ``anchor_scale`` and ``anchor_weight``) — ``"others"``: none that is excluded (a test
+        or validation word), ``"all"``: every form (the lexicon is prior knowledge, not crowd data)."""
+        hp = hp or {}
         words = list(train.words)
         Y = train.Y
         w = train.columns["consistency"].clip(0.05, 1.0) if method.get("weighting") == "consistency" else np.ones(len(train))
@@ -177,10 +219,16 @@ class EQTask:
             words += mw
             Y = np.vstack([Y, D.eq_targets(mc)])
             w = np.concatenate([w, np.ones(len(mw))])
+        mode = method.get("lexicon_anchors")
+        if mode:
+            aw, ac = lexicon_anchors(exclude if mode == "others" else (), float(hp.get("anchor_scale", 1.0)))
+            words += aw
+            Y = np.vstack([Y, D.eq_targets(ac)])
+            w = np.concatenate([w, np.full(len(aw), float(hp.get("anchor_weight", 1.0)))])
         return words, Y, w
 
     def fit(self, method, hp, train, exclude, seed, val):
-        words, Y, w = self.training_set(method, train, exclude)
+        words, Y, w = self.training_set(method, train, exclude, hp)
         pred = fit_predictor(method, hp, words, Y, w, seed, *((val.words, val.Y) if val is not None else ()))
         return pred, ({"best_epoch": int(pred.regressor.best_epoch_)} if early_stopped(method) else {})
 

@@ -12,8 +12,8 @@ A method is a JSON/TOML-able dict (the benches write every one into their report
      "ensemble": ["glove-mlp", "minilm-mlp"],          # instead of a regressor: mean of those methods
      "paper": "GloVe-6B", "note": "…"}                 # the paper's name for it; one line for the reports
 
-A grid point is split by :func:`regressor_settings`: ``weighting`` is the sample weighting (read by the
-task), ``max_senses`` (an int, or ``"all"``) is the number of WordNet senses the polarity kernel
+A grid point is split by :func:`regressor_settings`: ``weighting`` is the sample weighting and
+``anchor_scale`` / ``anchor_weight`` set the engineering-lexicon anchors (both read by the task), ``max_senses`` (an int, or ``"all"``) is the number of WordNet senses the polarity kernel
 reads, everything else goes to the regressor. The MLP also gets the fold's ``seed``.
 
 Features: a data word is embedded in its ``word_key`` form (``big-church`` → ``big church``) with
@@ -67,9 +67,13 @@ class Featurizer:
         return cls(d["spec"], d.get("vocabulary"))
 
 
+#: grid keys the task reads (sample weighting, the lexicon anchors of ``word2fx.eq_task``), not the regressor
+TASK_KEYS = ("weighting", "anchor_scale", "anchor_weight")
+
+
 def regressor_settings(method: dict, hp: dict) -> tuple[dict, int | str | None]:
-    """``(regressor keyword arguments, max_senses)`` of a method at one grid point (``weighting`` left out)."""
-    kw = {**method.get("params", {}), **{k: v for k, v in hp.items() if k != "weighting"}}
+    """``(regressor keyword arguments, max_senses)`` of a method at one grid point (``TASK_KEYS`` left out)."""
+    kw = {**method.get("params", {}), **{k: v for k, v in hp.items() if k not in TASK_KEYS}}
     senses = kw.pop("max_senses", None)
     return kw, senses
 

@@ -223,6 +223,12 @@ def test_words_and_one_word(client, service):
     church = client.get("/api/words/church", params={"effect": "reverb"}).json()
     assert church["reverb"]["rt60_s"] > 0.5 and church["eq"] is None
     assert client.get("/api/words/warm", params={"effect": "delay"}).status_code == 400
+    lex = client.get("/api/words", params={"search": "presence"}).json()["words"]  # the engineering lexicon is in the list
+    assert any(w["played_from"] == "lexicon" and w["term"] == "presence" and w["num"] is None for w in lex)
+    air = client.get("/api/words/more air").json()
+    assert "engineering lexicon term 'air'" in air["summary"] and max(air["eq"]["band_gains_db"]) == pytest.approx(5, abs=0.01)
+    r = client.get("/api/words/less telephone")
+    assert r.status_code == 400 and "band limit" in r.json()["error"]
 
 
 def test_classify_answers_what_the_cli_answers(client, service):

@@ -22,7 +22,7 @@ from timbrelab.lexicon.resolve import used_summary
 from timbrelab import plots
 from timbrelab.io_utils import atomic_write_text
 
-DEFAULT_DESCRIPTORS = ["warm", "bright", "tinny", "less muddy", "toasty", "small room", "church"]
+DEFAULT_DESCRIPTORS = ["warm", "bright", "tinny", "less muddy", "more air", "toasty", "small room", "church"]
 DEFAULT_AMOUNTS = [0.3, 0.6, 1.0]
 EXAMPLE = "guitar_em9.flac"
 SEPARATION_EXAMPLE = "duet_violin_trumpet.flac"
@@ -110,7 +110,8 @@ def _render(out_dir: Path, descriptors, amounts, plans, src: Path, x, sr: int, p
                 ax_c.plot(np.arange(len(edc)) / sr, edc, color=color, label=f"amount {a:g}")
             entry["renders"].append({"amount": a, "file": name, "gain_db": res.report["gain_db"], "notes": res.report["notes"]})
             bar.update(1)
-        ax_a.set(xlabel="frequency (Hz)", ylabel="power (dB)", title=f"'{desc}': average spectrum before / after", xlim=(20, sr / 2))
+        ax_a.set(xlabel="frequency (Hz)", ylabel="power (dB)", title="average spectrum before / after", xlim=(20, sr / 2))
+        fig.suptitle(f"'{desc}'", fontsize=12, y=1.06, fontweight="bold")  # above the panels: a long description cannot run into the next title
         ax_a.legend(fontsize=7)
         ax_a.grid(True, which="both", alpha=0.3)
         ax_s.set(xlabel="frequency (Hz)", ylabel="after − before (dB)", title="change of the average spectrum (1/3 octave)", xlim=(20, sr / 2))

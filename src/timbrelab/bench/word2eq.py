@@ -69,6 +69,7 @@ def run(args) -> int:
         for m in all_methods.values():
             print(f"{m['name']:32s} {m.get('note', '')}")
         return 0
+    prov = report_provenance("word2eq", args, torch_threads=1)  # at the start: the code that runs
     names = list(args.methods or (QUICK_METHODS if args.quick else all_methods))
     unknown = [n for n in names if n not in all_methods]
     if unknown:
@@ -104,7 +105,7 @@ def run(args) -> int:
     best_test = min(results, key=lambda r: r["mae_db_mean"])
     result = {
         "benchmark": "word2eq",
-        "provenance": report_provenance("word2eq", args, torch_threads=1),
+        "provenance": prov,
         "protocol": W.__doc__.split("Metrics")[0].strip(),
         "protocol_differences": PROTOCOL_DIFFERENCES,
         "seconds": round(time.perf_counter() - t0, 1),

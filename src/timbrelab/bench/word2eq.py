@@ -43,7 +43,7 @@ def register(sub) -> None:
         ),
         epilog=(
             "examples:\n"
-            "  timbrelab bench word2eq                 # all methods (~12 min)\n"
+            "  timbrelab bench word2eq                 # all methods (~15–25 min)\n"
             "  timbrelab bench word2eq --quick         # a fast subset\n"
             "  timbrelab bench word2eq --list          # the method names\n"
         ),

@@ -1,14 +1,16 @@
 """Multi-channel reverb: every channel's wet signal comes from that channel's own content.
 
-Mono and stereo must stay bit-identical to the reverberator as it was before multi-channel support:
-``_legacy_process`` below is a frozen copy of that code (valid for 1 and 2 channels).
+Mono and stereo must stay what the reverberator gave before multi-channel support: ``_legacy_process``
+below is a frozen copy of that code (valid for 1 and 2 channels, double precision, exact recursions).
+The reverb now computes in single precision with the all-pass as its truncated impulse response
+(issue 16, for speed), so "the same" means within single precision: max error ≤ 1e-5 of the peak.
 """
 
 import math
 
 import numpy as np
 import pytest
-from scipy.signal import sosfilt
+from scipy.signal import butter, sosfilt
 
 from timbrelab.dsp.reverb import ALLPASS_GAIN, Reverb, ReverbSettings
 from timbrelab.dsp.stream import run_stream
@@ -27,8 +29,9 @@ def _legacy_recursion(x_ext, y_ext, delay, gain, n, ff=0.0):
         y_ext[..., delay + j : delay + j + k] = seg
 
 
-def _legacy_process(stream, x, block_frames):
+def _legacy_process(stream, x, block_frames, settings):
     """The pre-fix ReverbStream.process, driven with the new stream's coefficients (1 or 2 channels)."""
+    sos = butter(2, settings.f_hz / (SR / 2), output="sos") if settings.f_hz < 0.95 * SR / 2 else None
     channels = x.shape[0]
     assert channels in (1, 2)
     xh = [np.zeros((channels, d)) for d in stream.comb_delays]
@@ -36,7 +39,7 @@ def _legacy_process(stream, x, block_frames):
     apx = [np.zeros((1, d)) for d in stream.ap_delays]
     apy = [np.zeros((1, d)) for d in stream.ap_delays]
     ap_src = [0, 1] if channels >= 2 else [0, 0]
-    lp = None if stream.lowpass is None else np.zeros((stream.lowpass.shape[0], 2, 2))
+    lp = None if sos is None else np.zeros((sos.shape[0], 2, 2))
     out = []
     for s in range(0, x.shape[1], block_frames):
         blk = x[:, s : s + block_frames]
@@ -57,8 +60,8 @@ def _legacy_process(stream, x, block_frames):
             _legacy_recursion(x_ext, y_ext, d, ALLPASS_GAIN, n, ff=-ALLPASS_GAIN)
             lr[j] = y_ext[0, d:]
             apx[j], apy[j] = x_ext[:, -d:], y_ext[:, -d:]
-        if stream.lowpass is not None:
-            lr, lp = sosfilt(stream.lowpass, lr, axis=-1, zi=lp)
+        if sos is not None:
+            lr, lp = sosfilt(sos, lr, axis=-1, zi=lp)
         wet = lr.mean(axis=0, keepdims=True) if channels == 1 else lr
         out.append(blk + stream.wet_gain * wet)
     return np.concatenate(out, axis=1)
@@ -73,13 +76,21 @@ def _signal(channels, n, seed=0):
 
 @pytest.mark.parametrize("settings", [CHURCH, BRIGHT], ids=["lowpass", "no-lowpass"])
 @pytest.mark.parametrize("channels", [1, 2])
-def test_mono_and_stereo_bit_identical_to_before(settings, channels):
+def test_mono_and_stereo_as_before(settings, channels):
     x = _signal(channels, 30_000)
     rv = Reverb(settings, 0.8)
+    first = None
     for bf in (4096, 65536):
         new = run_stream(rv.stream(SR, channels), x, block_frames=bf)
-        old = _legacy_process(rv.stream(SR, channels), x, bf)
-        assert new.shape == old.shape and np.array_equal(new, old)
+        old = _legacy_process(rv.stream(SR, channels), x, bf, settings)
+        assert new.shape == old.shape
+        assert np.max(np.abs(new - old)) <= 1e-5 * np.max(np.abs(old))
+        tail = slice(x.shape[1] // 2, None)  # the reverb's own decay, dry path silent: the same within single precision too
+        assert np.max(np.abs(new[:, tail] - old[:, tail])) <= 1e-5 * np.max(np.abs(old[:, tail]))
+        if first is None:
+            first = new
+        else:
+            assert np.array_equal(new, first)  # still block-invariant, bit for bit
 
 
 def _wet(x, channels, settings=CHURCH):

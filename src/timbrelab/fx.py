@@ -315,7 +315,7 @@ def apply_file(
     bar = tqdm(total=total * 2, unit="frame", unit_scale=True, desc=in_path.name, disable=(progress is False) or None, leave=False)
     try:
         meter_in = LoudnessMeter(sr_out, channels) if match_loudness else None
-        meter_out = LoudnessMeter(sr_out, channels)
+        meter_out = LoudnessMeter(sr_out, channels, loudness=match_loudness)  # the clip guard needs only the peak
         blocks = aio.iter_blocks(in_path, block_frames)
         if sr_out != info.sample_rate:
             blocks = _resampled(blocks, aio.StreamResampler(info.sample_rate, sr_out, channels))

@@ -41,11 +41,15 @@ def _k_weighting_sos(sample_rate: int) -> np.ndarray:
 
 
 class LoudnessMeter:
-    """Feed ``(channels, n)`` blocks with ``process``; read ``integrated_lufs`` and ``peak`` at the end."""
+    """Feed ``(channels, n)`` blocks with ``process``; read ``integrated_lufs`` and ``peak`` at the end.
 
-    def __init__(self, sample_rate: int, channels: int):
+    ``loudness=False`` meters the peak only (no K-weighting filter: what the clip guard needs, at a
+    fraction of the cost); ``integrated_lufs`` is then refused."""
+
+    def __init__(self, sample_rate: int, channels: int, loudness: bool = True):
         self.sample_rate = sample_rate
         self.channels = channels
+        self.loudness = loudness
         self._sos = _k_weighting_sos(sample_rate)
         self._zi = np.zeros((self._sos.shape[0], channels, 2))
         self._step = int(round(0.1 * sample_rate))  # 100 ms
@@ -56,11 +60,14 @@ class LoudnessMeter:
         self.frames = 0
 
     def process(self, block: np.ndarray) -> None:
-        block = np.asarray(block, np.float64)
+        block = np.asarray(block)
         if block.shape[1] == 0:
             return
         self.peak = max(self.peak, float(np.max(np.abs(block))))
         self.frames += block.shape[1]
+        if not self.loudness:
+            return
+        block = np.asarray(block, np.float64)
         y, self._zi = sosfilt(self._sos, block, axis=-1, zi=self._zi)
         sq = y * y
         i = 0
@@ -77,6 +84,8 @@ class LoudnessMeter:
 
     def integrated_lufs(self) -> float:
         """Gated integrated loudness in LUFS; ``-inf`` for silence or audio shorter than 400 ms."""
+        if not self.loudness:
+            raise ValueError("this meter was made with loudness=False: it meters the peak only")
         if len(self._steps) < 4:
             return float("-inf")
         steps = np.array(self._steps)  # (n_steps, channels)

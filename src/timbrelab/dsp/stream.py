@@ -48,11 +48,12 @@ class FIRStream:
         ext = np.concatenate([self._history, x], axis=1)
         out = np.empty((self.channels, n_frames * self.hop))
         group = max(1, (1 << 21) // self.fft_size)  # frames per FFT batch: bounded memory
-        offsets = np.arange(self.fft_size)[None, :]
+        # every frame as a strided view (frames overlap by n_taps − 1): no gathered copy before the FFT
+        frames = np.lib.stride_tricks.sliding_window_view(ext, self.fft_size, axis=-1)[:, :: self.hop]
         for f0 in range(0, n_frames, group):
             f1 = min(n_frames, f0 + group)
-            idx = np.arange(f0, f1)[:, None] * self.hop + offsets  # (frames, fft_size)
-            spec = sfft.rfft(ext[:, idx], axis=-1) * self._spectrum
+            spec = sfft.rfft(frames[:, f0:f1], axis=-1)
+            spec *= self._spectrum
             y = sfft.irfft(spec, self.fft_size, axis=-1)[:, :, self.n_taps - 1 :]
             out[:, f0 * self.hop : f1 * self.hop] = y.reshape(self.channels, -1)
         keep = self.n_taps - 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up timbrelab on a Debian machine with Python >= 3.11:
 #   1. Debian packages it uses, installed only where missing (FluidSynth and TiMidity++, the GM soundfonts and freepats,
-#      ffmpeg, libsndfile, CC0/free instrument samples, WordNet data for antonyms, Chromium + its driver for the
+#      ffmpeg, SoX (bench fx compares against it), libsndfile, CC0/free instrument samples, WordNet data for antonyms, Chromium + its driver for the
 #      studio's browser test);
 #   2. a virtual environment in .venv with PyTorch 2.13.0 (CPU build) installed FIRST and pinned,
 #      so no dependency can pull a multi-GB CUDA build;
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont freepats csound-soundfont timidity ffmpeg libsndfile1 sonic-pi-samples lmms-common wordnet-base chromium chromium-driver"
+APT_PACKAGES="fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont freepats csound-soundfont timidity ffmpeg sox libsndfile1 sonic-pi-samples lmms-common wordnet-base chromium chromium-driver"
 missing=()
 for pkg in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -60,9 +60,29 @@ def test_bench_fx_small(bench_run):
     assert r["eq_realtime_factor"] > 5 and r["stream_realtime_factor"] > 0.5  # real time many times over, even on a busy machine
     # accuracy: our FIR meets the 40 target gains (well under the 0.5 dB goal); pedalboard's overlapping peaks drift more
     assert 0 <= r["eq_max_error_db"] < 0.05 and r["pedalboard_eq_max_error_db"] > 2 * r["eq_max_error_db"]
-    # the streaming child's own peak memory: a Python with numpy, scipy and soundfile, far below the 500 MB goal
-    assert 40 < r["stream_peak_rss_mb"] < 500
-    assert r["goals_met"] == {"eq_time_ratio_vs_pedalboard": r["eq_time_ratio_vs_pedalboard"] <= 1.0, "stream_peak_rss_mb": True}
+    # the streaming child's own peak memory: a Python with numpy, scipy and soundfile, below the 300 MB goal
+    assert 40 < r["stream_peak_rss_mb"] < 300
+    assert r["goals_met"] == {"eq_time_ratio_vs_pedalboard": r["eq_time_ratio_vs_pedalboard"] <= 1.0,
+                              "reverb_time_ratio_vs_pedalboard": r["reverb_time_ratio_vs_pedalboard"] <= 1.0,
+                              "stream_realtime_factor": r["stream_realtime_factor"] >= 150, "stream_peak_rss_mb": True}
+    # the tools a user would pick instead (SoX and ffmpeg are installed by the setup): timed, and measured
+    tools = r["external_tools"]["tools"]
+    import shutil
+
+    want = {"timbrelab EQ", "timbrelab reverb"} | ({"SoX equalizer ×40", "SoX reverb"} if shutil.which("sox") else {"SoX"}) | (
+        {"ffmpeg firequalizer", "ffmpeg afir (our IR)"} if shutil.which("ffmpeg") else {"ffmpeg"})
+    assert want == set(tools)  # a tool the machine lacks is reported as missing (scripts/setup.sh installs both)
+    tools = {k: v for k, v in tools.items() if v["kind"] != "missing"}
+    for name, t in tools.items():
+        assert 0 < t["time_s"] < 60, name
+        if t["kind"] == "eq":
+            assert 0 <= t["max_error_db"] < 20, name
+        else:
+            assert 0.5 < t["t30_s"] < 20, name
+    assert tools["timbrelab EQ"]["max_error_db"] < 0.05
+    if "SoX equalizer ×40" in tools:
+        assert tools["SoX equalizer ×40"]["max_error_db"] > 1  # SoX's biquads overlap like pedalboard's
+    assert abs(tools["timbrelab reverb"]["t30_s"] - r["external_tools"]["target_rt60_s"]) < 0.05 * r["external_tools"]["target_rt60_s"]
     md = (run.out_dir / "bench_fx.md").read_text()
     assert f"{r['eq_time_s']:.2f} s" in md and f"**{r['eq_time_ratio_vs_pedalboard']:.2f}**" in md and f"{r['stream_peak_rss_mb']:.0f} MB" in md
     assert r["provenance"]["command"] in md and (run.out_dir / "bench_fx.png").read_bytes()[:4] == b"\x89PNG"

@@ -11,6 +11,8 @@ Sections (``--only`` picks some; new sections register in ``SECTIONS``):
   after one untimed warm-up round (so every case sees a warm file cache).
   Target (issue #8): a model-resolved word takes at most 2 × the map word's time + 2 s, and peaks
   below 500 MB.
+- **encode** — ``apply "warm"`` on a 3-minute file to WAV, FLAC, MP3 and OGG: what each format adds to
+  the WAV run, against ffmpeg encoding the same audio to the same format and bit rate (issue 16).
 - **classify** — ``timbrelab classify`` peak memory and wall time on 10 s, 3 min and 20 min files
   (the bundled clip looped, stereo 44.1 kHz 16-bit WAV, written to a temporary folder).
   Target: memory does not grow with length (20 min within 50 MB of 10 s).
@@ -203,6 +205,67 @@ def measure_classify(args, workdir: Path, progress: Callable[[str], None]) -> di
     }
 
 
+# ----------------------------------------------------------------------------------------- encode
+ENCODE_FORMATS = ("wav", "flac", "mp3", "ogg")
+ENCODE_LENGTH_S = 180.0
+#: ffmpeg's encoder for each format; lossy ones at the bit rate apply's own file came out at
+FFMPEG_CODECS = {"wav": ["-c:a", "pcm_s16le"], "flac": ["-c:a", "flac"], "mp3": ["-c:a", "libmp3lame"], "ogg": ["-c:a", "libvorbis"]}
+
+
+def measure_encode(args, workdir: Path, progress: Callable[[str], None]) -> dict:
+    """``apply "warm"`` on a 3-minute stereo file written as WAV, FLAC, MP3 and OGG (fresh processes,
+    median of ``--encode-repeats`` interleaved runs after a warm-up): what each format adds to the WAV
+    run is apply's encoding cost. Against it, ffmpeg encoding apply's WAV output to the same format —
+    MP3/OGG at the bit rate apply's file came out at — minus ffmpeg's own WAV-to-WAV time."""
+    import shutil
+
+    src = workdir / "encode-src.wav"
+    progress("writing a 3 min file")
+    dur = write_looped_wav(src, ENCODE_LENGTH_S)
+    runs: dict[str, list[Run]] = {f: [] for f in ENCODE_FORMATS}
+    for rnd in range(-1, args.encode_repeats):
+        for fmt in ENCODE_FORMATS:
+            progress(f"apply → {fmt} {'warm-up' if rnd < 0 else f'run {rnd + 1}/{args.encode_repeats}'}")
+            r = run_cli(["apply", str(src), "-o", str(workdir / f"enc.{fmt}"), "warm", "-q"], workdir)
+            if r.exit_code != 0:
+                raise RuntimeError(f"bench speed: `timbrelab apply … -o enc.{fmt}` exited {r.exit_code}")
+            if rnd >= 0:
+                runs[fmt].append(r)
+    ours = {f: {**_summary(runs[f]), "kbps": round((workdir / f"enc.{f}").stat().st_size * 8 / dur / 1000, 1)} for f in ENCODE_FORMATS}
+    t_wav = ours["wav"]["median_wall_s"]
+    for f in ENCODE_FORMATS:
+        ours[f]["encode_s"] = round(ours[f]["median_wall_s"] - t_wav, 3)
+    result = {"encode_input": f"{EXAMPLE.name} looped to {dur / 60:g} min, 16-bit stereo WAV", "encode_repeats": args.encode_repeats,
+              "encode": ours, "targets": {}, "targets_met": {}}
+    if shutil.which("ffmpeg"):
+        ff: dict[str, list[float]] = {f: [] for f in ENCODE_FORMATS}
+        for rnd in range(-1, args.encode_repeats):
+            for fmt in ENCODE_FORMATS:
+                progress(f"ffmpeg → {fmt}")
+                rate = ["-b:a", f"{ours[fmt]['kbps']:.0f}k"] if fmt in ("mp3", "ogg") else []
+                t = time.perf_counter()
+                subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(workdir / "enc.wav"), *FFMPEG_CODECS[fmt], *rate, str(workdir / f"ff.{fmt}")],
+                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if rnd >= 0:
+                    ff[fmt].append(time.perf_counter() - t)
+        ffm = {f: round(statistics.median(v), 3) for f, v in ff.items()}
+        result["ffmpeg"] = {f: {"median_wall_s": ffm[f], "encode_s": round(ffm[f] - ffm["wav"], 3),
+                                "kbps": round((workdir / f"ff.{f}").stat().st_size * 8 / dur / 1000, 1)} for f in ENCODE_FORMATS}
+        for f in ("mp3", "ogg"):
+            result["targets"][f"encode_{f}"] = f"apply's {f.upper()} encoding time ≤ ffmpeg's at the same bit rate"
+            result["targets_met"][f"encode_{f}"] = ours[f]["encode_s"] <= result["ffmpeg"][f]["encode_s"]
+    return result
+
+
+def _encode_rows(r: dict) -> list[str]:
+    rows = []
+    for f, d in r["encode"].items():
+        ff = r.get("ffmpeg", {}).get(f)
+        cmp = "(reference)" if f == "wav" else f"encoding +{d['encode_s']:.2f} s" + (f"; ffmpeg +{ff['encode_s']:.2f} s at {ff['kbps']:.0f} kbps" if ff else "")
+        rows.append(f"| `apply` 3 min → {f.upper()} ({d['kbps']:.0f} kbps) | {d['median_wall_s']:.2f} s | {d['median_peak_rss_mb']:.0f} MB | {cmp} |")
+    return rows
+
+
 @dataclass(frozen=True)
 class Section:
     name: str
@@ -229,6 +292,7 @@ SECTIONS = {
                      ("model_word_time_ratio_vs_map_word", "model_word_extra_s", "model_word_peak_rss_mb")),
     "classify": Section("classify", "classify memory and time on 10 s, 3 min and 20 min files", measure_classify, _classify_rows,
                         ("classify_peak_rss_mb",)),
+    "encode": Section("encode", "apply to WAV, FLAC, MP3 and OGG against ffmpeg encoding the same audio", measure_encode, _encode_rows),
 }
 
 
@@ -262,6 +326,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=5, help="timed runs per apply case; the median is reported (default 5)")
     p.add_argument("--classify-repeats", type=int, default=1, help="runs per classify length (default 1)")
     p.add_argument("--classify-max-s", type=float, default=1200.0, help="skip classify files longer than this (default 1200 = all)")
+    p.add_argument("--encode-repeats", type=int, default=3, help="runs per output format in the encode section (default 3)")
     p.add_argument("--input", metavar="FILE", help=f"audio for the apply runs (default the bundled {EXAMPLE.name})")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for bench_speed.json/.md/.png (default {DEFAULT_OUT})")
 
@@ -273,8 +338,8 @@ def run(args, argv: list[str] | None = None) -> int:
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
 
-    if not (3 <= args.repeats <= 50) or not (1 <= args.classify_repeats <= 10):
-        raise BadParameterError("--repeats 3…50 (a median of at least 3 runs), --classify-repeats 1…10")
+    if not (3 <= args.repeats <= 50) or not (1 <= args.classify_repeats <= 10) or not (1 <= args.encode_repeats <= 10):
+        raise BadParameterError("--repeats 3…50 (a median of at least 3 runs), --classify-repeats 1…10, --encode-repeats 1…10")
     names = args.only or list(SECTIONS)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -303,7 +368,7 @@ def run(args, argv: list[str] | None = None) -> int:
 def markdown(result: dict) -> str:
     from timbrelab.bench.provenance import markdown_footer
 
-    lines = ["| case | wall time (median) | peak memory (median) | vs map word |", "|---|---|---|---|"]
+    lines = ["| case | wall time (median) | peak memory (median) | compared |", "|---|---|---|---|"]
     for name in result["sections"]:
         lines += SECTIONS[name].table(result[name])
     lines.append("")

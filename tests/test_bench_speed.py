@@ -54,7 +54,7 @@ def test_markdown_and_plot_of_a_result(tmp_path):
 
 
 def test_sections_are_registered_for_growth():
-    assert list(S.SECTIONS) == ["apply", "classify"]
+    assert list(S.SECTIONS) == ["apply", "classify", "encode"]
     for s in S.SECTIONS.values():
         assert callable(s.measure) and callable(s.table)
     assert "model_word_time_ratio_vs_map_word" in S.SECTIONS["apply"].headline and S.SECTIONS["classify"].headline == ("classify_peak_rss_mb",)
@@ -68,6 +68,14 @@ def test_a_small_run_writes_its_report(tmp_path):
     assert list(r["classify_peak_rss_mb"]) == ["10 s"] and r["targets_met"] == {"classify_memory_flat": True}
     assert r["provenance"]["command"] == "timbrelab bench speed --only classify --classify-max-s 10 --out " + str(tmp_path)
     assert (tmp_path / "bench_speed.md").exists() and (tmp_path / "bench_speed.png").exists()
+
+
+def test_encode_rows_compare_with_ffmpeg():
+    r = {"encode": {"wav": {"median_wall_s": 1.8, "median_peak_rss_mb": 120.0, "kbps": 1411.0, "encode_s": 0.0},
+                    "mp3": {"median_wall_s": 3.2, "median_peak_rss_mb": 121.0, "kbps": 108.0, "encode_s": 1.4}},
+         "ffmpeg": {"wav": {"median_wall_s": 0.3, "encode_s": 0.0, "kbps": 1411.0}, "mp3": {"median_wall_s": 2.1, "encode_s": 1.8, "kbps": 112.0}}}
+    rows = S._encode_rows(r)
+    assert rows[0].endswith("(reference) |") and "encoding +1.40 s; ffmpeg +1.80 s at 112 kbps" in rows[1] and "(108 kbps)" in rows[1]
 
 
 def test_help_has_a_paragraph_and_examples():

@@ -54,7 +54,7 @@ def test_markdown_and_plot_of_a_result(tmp_path):
 
 
 def test_sections_are_registered_for_growth():
-    assert list(S.SECTIONS) == ["apply", "classify", "encode"]
+    assert list(S.SECTIONS) == ["apply", "classify", "encode", "commands"]
     for s in S.SECTIONS.values():
         assert callable(s.measure) and callable(s.table)
     assert "model_word_time_ratio_vs_map_word" in S.SECTIONS["apply"].headline and S.SECTIONS["classify"].headline == ("classify_peak_rss_mb",)

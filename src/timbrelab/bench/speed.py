@@ -13,6 +13,9 @@ Sections (``--only`` picks some; new sections register in ``SECTIONS``):
   below 500 MB.
 - **encode** — ``apply "warm"`` on a 3-minute file to WAV, FLAC, MP3 and OGG: what each format adds to
   the WAV run, against ffmpeg encoding the same audio to the same format and bit rate (issue 16).
+- **commands** — every command on standard inputs (apply with a map and a model word, classify of a
+  3-minute file, render of a note and of a phrase, describe, separate, explore interpolate): its first
+  run in the bench and the median of the next runs (warm).
 - **classify** — ``timbrelab classify`` peak memory and wall time on 10 s, 3 min and 20 min files
   (the bundled clip looped, stereo 44.1 kHz 16-bit WAV, written to a temporary folder).
   Target: memory does not grow with length (20 min within 50 MB of 10 s).
@@ -266,6 +269,52 @@ def _encode_rows(r: dict) -> list[str]:
     return rows
 
 
+# --------------------------------------------------------------------------------------- commands
+def command_cases(workdir: Path) -> dict[str, list[str]]:
+    """Every CLI command a user runs, on standard inputs (outputs in ``workdir``)."""
+    from timbrelab.demo import separation_example_path
+
+    duet = separation_example_path()
+    return {
+        "apply (map word)": ["apply", str(EXAMPLE), "-o", str(workdir / "c-apply.wav"), "warm", "-q"],
+        "apply (model word)": ["apply", str(EXAMPLE), "-o", str(workdir / "c-apply-model.wav"), "toasty", "-q"],
+        "classify 3 min file": ["classify", str(workdir / "classify-180s.wav"), "--json"],
+        "render a note": ["render", "violin", "-o", str(workdir / "c-note.wav")],
+        "render a phrase": ["render", "violin", "--phrase", "-o", str(workdir / "c-phrase.wav")],
+        "describe the guitar clip": ["describe", str(EXAMPLE), "--json"],
+        "separate the duet (violin)": ["separate", str(duet), "the violin", "-o", str(workdir / "c-violin.wav"), "-q"],
+        "explore interpolate (violin → trumpet)": ["explore", "interpolate", "--source", "violin", "--target", "trumpet", "--pitch", "67",
+                                                   "-o", str(workdir / "c-explore")],
+    }
+
+
+def measure_commands(args, workdir: Path, progress: Callable[[str], None]) -> dict:
+    """Each command twice in a row, fresh processes: the first run ("cold": the first time this bench
+    runs it, so its model files and libraries may not be in the file cache yet — the OS cache is not
+    flushed, which needs root) and the median of the next ``--command-repeats`` ("warm")."""
+    if not (workdir / "classify-180s.wav").exists():
+        progress("writing a 3 min file")
+        write_looped_wav(workdir / "classify-180s.wav", 180.0)
+    out = {}
+    for name, argv in command_cases(workdir).items():
+        runs = []
+        for k in range(1 + args.command_repeats):
+            progress(f"{name} {'cold' if k == 0 else f'warm {k}/{args.command_repeats}'}")
+            r = run_cli(argv, workdir)
+            if r.exit_code != 0:
+                raise RuntimeError(f"bench speed: `timbrelab {' '.join(argv[:2])} …` exited {r.exit_code}")
+            runs.append(r)
+        warm = _summary(runs[1:])
+        out[name] = {"argv": ["timbrelab", *[a.replace(str(workdir), "$TMP") for a in argv]], "cold_wall_s": round(runs[0].wall_s, 3),
+                     "cold_peak_rss_mb": round(runs[0].peak_rss_mb or 0, 1), **warm}
+    return {"commands": out, "command_repeats": args.command_repeats, "targets": {}, "targets_met": {}}
+
+
+def _command_rows(r: dict) -> list[str]:
+    return [f"| `{name}` | {d['median_wall_s']:.2f} s warm / {d['cold_wall_s']:.2f} s first run | {d['median_peak_rss_mb']:.0f} MB | |"
+            for name, d in r["commands"].items()]
+
+
 @dataclass(frozen=True)
 class Section:
     name: str
@@ -293,6 +342,7 @@ SECTIONS = {
     "classify": Section("classify", "classify memory and time on 10 s, 3 min and 20 min files", measure_classify, _classify_rows,
                         ("classify_peak_rss_mb",)),
     "encode": Section("encode", "apply to WAV, FLAC, MP3 and OGG against ffmpeg encoding the same audio", measure_encode, _encode_rows),
+    "commands": Section("commands", "every command on standard inputs, first run and warm", measure_commands, _command_rows),
 }
 
 
@@ -327,6 +377,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classify-repeats", type=int, default=1, help="runs per classify length (default 1)")
     p.add_argument("--classify-max-s", type=float, default=1200.0, help="skip classify files longer than this (default 1200 = all)")
     p.add_argument("--encode-repeats", type=int, default=3, help="runs per output format in the encode section (default 3)")
+    p.add_argument("--command-repeats", type=int, default=2, help="warm runs per command after its first (default 2)")
     p.add_argument("--input", metavar="FILE", help=f"audio for the apply runs (default the bundled {EXAMPLE.name})")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for bench_speed.json/.md/.png (default {DEFAULT_OUT})")
 
@@ -338,8 +389,8 @@ def run(args, argv: list[str] | None = None) -> int:
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
 
-    if not (3 <= args.repeats <= 50) or not (1 <= args.classify_repeats <= 10) or not (1 <= args.encode_repeats <= 10):
-        raise BadParameterError("--repeats 3…50 (a median of at least 3 runs), --classify-repeats 1…10, --encode-repeats 1…10")
+    if not (3 <= args.repeats <= 50) or not (1 <= args.classify_repeats <= 10) or not (1 <= args.encode_repeats <= 10) or not (1 <= args.command_repeats <= 10):
+        raise BadParameterError("--repeats 3…50 (a median of at least 3 runs), --classify-repeats, --encode-repeats, --command-repeats 1…10")
     names = args.only or list(SECTIONS)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -185,3 +185,29 @@ def test_resample_on_request(cli, pink_wav, tmp_path):
     assert sr == 22050 and y.shape[0] == 2 and abs(y.shape[1] - 3 * 22050) < 10
     code, _, err = cli("apply", pink_wav, "-o", tmp_path / "bad.wav", "bright", "--sample-rate", "1000000000", "-q")
     assert code != 0 and "not a usable rate" in err and not (tmp_path / "bad.wav").exists()
+
+
+def test_one_pass_writes_what_two_passes_write(tmp_path, pink_wav, monkeypatch):
+    """apply_file's one-pass path (no loudness match, peak under the ceiling) gives the two-pass output
+    bit for bit; over the ceiling it falls back to two passes and the clip guard, leaving no temporary file."""
+    import soundfile as sf
+
+    from timbrelab import fx
+
+    plan = fx.plan_effects("warm, church")
+    x, sr = sf.read(str(pink_wav), dtype="float32")
+    quiet = tmp_path / "quiet.wav"
+    sf.write(str(quiet), x / np.max(np.abs(x)) * 0.2, sr, subtype="PCM_16")
+    for name, one in (("one.wav", True), ("two.wav", False)):
+        monkeypatch.setattr(fx, "ONE_PASS", one)
+        rep = fx.apply_file(quiet, tmp_path / name, plan, progress=False)
+        assert rep["gain_db"] == 0.0 and rep["notes"] == []
+    a, _ = sf.read(str(tmp_path / "one.wav"), dtype="int16")
+    b, _ = sf.read(str(tmp_path / "two.wav"), dtype="int16")
+    assert a.shape == b.shape and np.array_equal(a, b)
+    monkeypatch.setattr(fx, "ONE_PASS", True)
+    loud = fx.plan_effects("warm", eq_amount=2.0)  # +10 dB at the boosted bands on full-scale noise: over the ceiling
+    sf.write(str(tmp_path / "loud.wav"), x / np.max(np.abs(x)) * 0.99, sr, subtype="FLOAT")
+    rep = fx.apply_file(tmp_path / "loud.wav", tmp_path / "guarded.wav", loud, progress=False)
+    assert rep["gain_db"] < 0 and rep["peak_dbfs"] == pytest.approx(-0.1, abs=0.01) and any("clip guard" in n for n in rep["notes"])
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["guarded.wav", "loud.wav", "one.wav", "pink.wav", "quiet.wav", "two.wav"]

@@ -116,9 +116,15 @@ class MiniLM:
         return x.mean(axis=0).astype(np.float32)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised embeddings, one text at a time on one BLAS thread: a text's row is the same
+        bits whatever else is encoded with it and however many threads the machine runs (a model
+        trained here on words outside the shipped table is reproduced exactly elsewhere)."""
+        from threadpoolctl import threadpool_limits
+
         if not len(texts):
             return np.zeros((0, self.dim), np.float32)
-        out = np.stack([self.embed_one(str(t)) for t in texts])
+        with threadpool_limits(limits=1, user_api="blas"):
+            out = np.stack([self.embed_one(str(t)) for t in texts])
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 

@@ -379,11 +379,15 @@ def _ffmpeg_count_frames(ffmpeg: str, p: Path) -> int:
 
 
 def _end(proc: subprocess.Popen) -> None:
-    """Stop a decoder subprocess if it still runs, close its pipe and reap it (no zombie)."""
+    """Stop an ffmpeg subprocess if it still runs, close its pipes and reap it (no zombie)."""
     if proc.poll() is None:
         proc.kill()
-    if proc.stdout is not None:
-        proc.stdout.close()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:  # a pipe to a killed process may fail to flush
+                pass
     proc.wait()
 
 
@@ -572,17 +576,17 @@ class _FFmpegEncoder:
 
     def __init__(self, path: Path, sample_rate: int, channels: int, codec_args: list[str], fmt: str, name: str = ""):
         self.name = name or path.name
+        self._path = path
         self._err = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
-            [shutil.which("ffmpeg") or "ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels),
+            [shutil.which("ffmpeg"), "-v", "error", "-y", "-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels),
              "-i", "pipe:0", *codec_args, "-f", fmt, str(path)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err,
         )
 
     def _reason(self) -> str:
         self._err.seek(0)
-        lines = self._err.read().decode("utf-8", "replace").strip().splitlines()
-        return lines[-1] if lines else "ffmpeg failed"
+        return _ff_reason(self._err.read(), self._path)
 
     def write(self, frames: np.ndarray) -> None:
         try:
@@ -604,13 +608,7 @@ class _FFmpegEncoder:
             self._err.close()
 
     def kill(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-        try:
-            self._proc.stdin.close()
-        except OSError:
-            pass
-        self._proc.wait()
+        _end(self._proc)
         self._err.close()
 
 

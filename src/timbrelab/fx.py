@@ -40,10 +40,11 @@ from timbrelab.lexicon.parse import Phrase, parse_description
 from timbrelab.lexicon.resolve import Resolution, blend_reverb_settings, eq_gains_db, resolve
 
 CEILING_DBFS = -0.1
-#: apply_file tries one pass first when it can (see the module docstring); tests turn it off to compare
-ONE_PASS = True
 CEILING = 10 ** (CEILING_DBFS / 20)
 MAX_TAIL_S = 30.0
+#: apply_file tries one pass first when it can (see the module docstring); tests turn it off to compare
+ONE_PASS = True
+BYPASS_NOTE = "every effect at amount 0: audio passed through unchanged"
 
 
 @dataclass
@@ -250,7 +251,7 @@ def apply(
     plan = plan or plan_effects(description, eq_amount, reverb_amount, eq_words, reverb_words, fallback=fallback)
     report = {"plan": plan.to_dict(), "sample_rate": sample_rate, "channels": x.shape[0], "input_frames": x.shape[1]}
     if plan.is_bypass and not match_loudness:
-        report.update(output_frames=x.shape[1], gain_db=0.0, notes=["every effect at amount 0: audio passed through unchanged"])
+        report.update(output_frames=x.shape[1], gain_db=0.0, notes=[BYPASS_NOTE])
         return ApplyResult(x.copy(), sample_rate, report)
     tail = resolve_tail_s(plan, tail_s)
     y = np.concatenate(list(process_blocks([x[:, i : i + (1 << 16)] for i in range(0, x.shape[1], 1 << 16)], plan, sample_rate, x.shape[0], tail)), axis=1)
@@ -343,7 +344,7 @@ def apply_file(
                         if not bypass and meter_out.peak > CEILING:
                             raise _NeedsGain
                         w.write(np.asarray(y, np.float32))
-            notes = ["every effect at amount 0: audio passed through unchanged"] if bypass else []
+            notes = [BYPASS_NOTE] if bypass else []
             report.update(output_frames=w.frames, gain_db=0.0, peak_dbfs=round(20 * math.log10(max(meter_out.peak, 1e-12)), 2), notes=notes)
             return report
         except _NeedsGain:
@@ -366,7 +367,7 @@ def apply_file(
                     meter_out.process(y)
                     f.write(np.ascontiguousarray(y.T, dtype=np.float32))
         if bypass:
-            gain, notes = 1.0, ["every effect at amount 0: audio passed through unchanged"]
+            gain, notes = 1.0, [BYPASS_NOTE]
         else:
             lin = meter_in.integrated_lufs() if meter_in else None
             gain, notes = output_gain(meter_out.peak, lin, meter_out.integrated_lufs() if meter_in else None)

@@ -160,11 +160,12 @@ def external_tools(tmp: Path, minutes: float, sr: int, gains_db, reverb, repeats
     of their impulse responses against the setting's rt60. Tools that are not installed are reported so."""
     import shutil
 
+    import soundfile as sf
+
     from timbrelab.dsp.analysis import decay_time_s
-    from timbrelab.dsp.eq import BAND_CENTERS_HZ, response_at
-    from timbrelab.fx import EffectPlan, apply_file
-    from timbrelab.dsp.eq import GraphicEQ
+    from timbrelab.dsp.eq import BAND_CENTERS_HZ, GraphicEQ, response_at
     from timbrelab.dsp.reverb import Reverb
+    from timbrelab.fx import EffectPlan, apply_file
 
     src = tmp / "ext_in.wav"
     _make_noise_wav(src, minutes, sr)
@@ -211,8 +212,6 @@ def external_tools(tmp: Path, minutes: float, sr: int, gains_db, reverb, repeats
         err = response_at(ir, BAND_CENTERS_HZ[centres], sr) - np.asarray(gains_db)[centres]
         rows["ffmpeg firequalizer"]["max_error_db"] = float(np.max(np.abs(err)))
         ir_wav = tmp / "church_ir.wav"
-        import soundfile as sf
-
         sf.write(str(ir_wav), ir_ours.astype(np.float32), sr, subtype="FLOAT")
         rows["ffmpeg afir (our IR)"] = {"kind": "reverb", "time_s": timed(lambda: _run_tool([*ff, "-i", str(src), "-i", str(ir_wav), "-lavfi", "afir", str(out)])),
                                         "setting": f"convolution with our '{REVERB_WORD}' impulse response ({ir_len_s:.1f} s)"}

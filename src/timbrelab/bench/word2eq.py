@@ -220,8 +220,9 @@ def lexicon_vs_crowd() -> dict:
             "n_negative": int((rs < 0).sum()), "forms": sorted(rows, key=lambda x: -x["r"])}
 
 
-def lexicon_figure(path: Path) -> None:
-    """Every lexicon term's curve (amount 1), with the SocialEQ crowd's mean curve where it rated the term."""
+def lexicon_figure(path: Path, check: dict) -> None:
+    """Every lexicon term's curve (amount 1), with the SocialEQ crowd's mean curve over the forms
+    :func:`lexicon_vs_crowd` (``check``) found rated."""
     from timbrelab import plots
     from timbrelab.dsp.eq import BAND_CENTERS_HZ
     from timbrelab.lexicon.engineering import lexicon
@@ -236,7 +237,7 @@ def lexicon_figure(path: Path) -> None:
     for ax, t in zip(axes.ravel(), terms):
         ax.axhline(0, color="#999", lw=0.5)
         ax.semilogx(BAND_CENTERS_HZ, np.clip(t.curve_db(), -12, 8), color="#a50f15", lw=1.5)
-        rated = [f for f in t.forms if (d.words == f.lower()).any()]
+        rated = [x["form"] for x in check["forms"] if x["term"] == t.name]
         if rated:
             m = np.isin(d.words, [f.lower() for f in rated])
             ax.semilogx(BAND_CENTERS_HZ, played_curve_db(d.gains_db[m].mean(axis=0)), color="#3182bd", lw=1, ls="--")
@@ -268,7 +269,7 @@ def _plots(r: dict, cache: dict, out_dir: Path) -> None:
            title="word → EQ on held-out words (Venkatesh et al. folds)")
     ax.legend(fontsize=7, loc="lower right")
     plots.save(fig, out_dir / "bench_word2eq.png", dpi=110, bbox_inches="tight")
-    lexicon_figure(out_dir / "bench_word2eq_lexicon.png")
+    lexicon_figure(out_dir / "bench_word2eq_lexicon.png", r["lexicon_vs_crowd"])
 
     # human vs predicted curves for held-out words (each from the fold where it is a test word)
     folds = D.venkatesh_folds()

@@ -129,22 +129,17 @@ class ReverbSettings:
         return min(MAX_RT_S, decay_time_s(self.d_s, self.g))
 
 
-def _chunked_recursion(x_ext: np.ndarray, y_ext: np.ndarray, delay: int, gain: float, n: int, ff: float = 0.0,
-                       x_off: int = 0, scratch: np.ndarray | None = None, accumulate: np.ndarray | None = None) -> None:
-    """In place: ``y[D+j] = x[x_off+j] + gain·y[j] + ff·x[x_off+D+j]`` for j in 0..n-1 (``y_ext`` holds D
-    samples of history before its first output; ``x_ext`` holds ``x_off + D`` before). Each chunk of at
-    most D samples is computed straight into its place (no temporaries but ``scratch`` for the
-    feed-forward term); the arithmetic, and so every output bit, is that of ``x + gain·y + ff·x``.
-    ``accumulate``: an ``(…, n)`` array the outputs are added to, chunk by chunk while they are in cache."""
+def _chunked_recursion(x_ext: np.ndarray, y_ext: np.ndarray, delay: int, gain: float, n: int,
+                       x_off: int = 0, accumulate: np.ndarray | None = None) -> None:
+    """In place, the comb ``y[D+j] = x[x_off+j] + gain·y[j]`` for j in 0..n-1 (``y_ext`` holds D samples
+    of history before its first output). Each chunk of at most D samples is computed straight into its
+    place, with no temporaries. ``accumulate``: an ``(…, n)`` array the outputs are added to, chunk by
+    chunk while they are in cache."""
     for j in range(0, n, delay):
         k = min(delay, n - j)
         dst = y_ext[..., delay + j : delay + j + k]
         np.multiply(y_ext[..., j : j + k], gain, out=dst)
         np.add(x_ext[..., x_off + j : x_off + j + k], dst, out=dst)
-        if ff:
-            t = scratch[..., :k]
-            np.multiply(x_ext[..., x_off + delay + j : x_off + delay + j + k], ff, out=t)
-            np.add(dst, t, out=dst)
         if accumulate is not None:
             acc = accumulate[..., j : j + k]
             np.add(acc, dst, out=acc)
@@ -186,7 +181,6 @@ class ReverbStream:
         a = ALLPASS_GAIN
         self._ap_coefs = np.array([-a] + [(1 - a * a) * a ** (m - 1) for m in range(1, ALLPASS_TERMS + 1)], DTYPE)
         self._ap_x = [np.zeros((len(src), ALLPASS_TERMS * d), DTYPE) for src, d in zip(self._ap_src, self.ap_delays)]
-        self._scratch = np.empty((max(len(left), len(right)), 1 << 16), DTYPE)
         n_ap = len(left) + len(right)
         self._lp_state = None if self.lowpass is None else np.zeros((n_ap, 2), DTYPE)
 
@@ -218,7 +212,7 @@ class ReverbStream:
             # y[n] = -a·x[n] + x[n-D] + a·y[n-D], as its impulse response: −a·x[n] + Σ_m c_m·x[n−mD]
             out = ap[row : row + k]
             np.multiply(src, self._ap_coefs[0], out=out)
-            t = self._scratch[:k, :n] if self._scratch.shape[1] >= n else np.empty((k, n), DTYPE)
+            t = np.empty((k, n), DTYPE)
             for m, c_m in enumerate(self._ap_coefs[1:], start=1):
                 np.multiply(x_ext[:, h - m * d : h - m * d + n], c_m, out=t)
                 np.add(out, t, out=out)

@@ -30,8 +30,6 @@ from timbrelab.word2fx.models import REGRESSORS
 
 MODEL_NAME = "word2eq"
 KIND = "word2eq"
-DATA = ("SocialEQ English contributions (918, 388 words) as copied by scripts/sync_data.py; the engineering lexicon as anchor words; "
-        "all-MiniLM-L6-v2; GloVe 6B 50-d; WordNet 3.0 (Debian wordnet-base)")
 NO_WORDNET = ("WordNet is not installed (Debian package wordnet-base): the word2eq model ignores antonyms here, "
               "so its curves differ from the shipped figures")
 

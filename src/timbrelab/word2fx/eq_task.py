@@ -40,6 +40,8 @@ POLARITY_GRID = [{**g, "max_senses": k} for g in KERNEL_GRID for k in (3, 5, ALL
 WORDNET = {"related_are_nearest": True}
 
 
+#: the polarity grid with a gain ≤ 1 on the deviation from the mean curve (shrinkage), for the lexicon-anchor methods
+SHRINK_GRID = [{**g, "gain": a} for g in POLARITY_GRID for a in (0.6, 0.8, 1.0)]
 ANCHOR_SCALES = (0.5, 0.8, 1.1)
 ANCHOR_WEIGHTS = (1.0, 4.0)
 
@@ -107,10 +109,10 @@ def methods() -> dict[str, dict]:
         # --- the engineering lexicon (issue 15) as anchors: its terms' shapes as extra training words ---
         _m("glove+minilm-wordnet-kernel-lexicon", "polarity-kernel", "glove+minilm", _anchor_grid(POLARITY_GRID), params=WORDNET,
            lexicon_anchors="others", note="as glove+minilm-wordnet-kernel + lexicon terms as anchor words (none that is a test or validation word)"),
-        _m("minilm-wordnet-kernel-gain-lexicon", "polarity-kernel", "minilm", _anchor_grid([{**g, "gain": a} for g in POLARITY_GRID for a in (0.6, 0.8, 1.0)]),
+        _m("minilm-wordnet-kernel-gain-lexicon", "polarity-kernel", "minilm", _anchor_grid(SHRINK_GRID),
            params=WORDNET, lexicon_anchors="others", note="as minilm-wordnet-kernel-gain + lexicon anchor words (none that is a test or validation word)"),
         _m("glove+minilm-wordnet-kernel-gain-lexicon", "polarity-kernel", "glove+minilm",
-           _anchor_grid([{**g, "gain": a} for g in POLARITY_GRID for a in (0.6, 0.8, 1.0)]), params=WORDNET, lexicon_anchors="others",
+           _anchor_grid(SHRINK_GRID), params=WORDNET, lexicon_anchors="others",
            note="as glove+minilm-wordnet-kernel, with a gain on the deviation from the mean curve, + lexicon anchor words"),
         _m("glove+minilm-wordnet-kernel-lexicon-consistency", "polarity-kernel", "glove+minilm", _anchor_grid(POLARITY_GRID), params=WORDNET,
            lexicon_anchors="others", weighting="consistency", note="as glove+minilm-wordnet-kernel-lexicon, contributions weighted by consistency"),

@@ -5,7 +5,7 @@
 #      studio's browser test);
 #   2. a virtual environment in .venv with PyTorch 2.13.0 (CPU build) installed FIRST and pinned,
 #      so no dependency can pull a multi-GB CUDA build;
-#   3. timbrelab itself, editable, with its test/benchmark extras.
+#   3. timbrelab itself, editable, with its test/benchmark extras and Ray (the --ray option; its tests run).
 # Rerunnable: steps already done are skipped quickly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,5 +40,5 @@ if ! .venv/bin/python -c 'import torch, sys; sys.exit(0 if torch.__version__.sta
   "${PIP[@]}" install torch==2.13.0
 fi
 echo "setup: installing timbrelab and its dependencies"
-"${PIP[@]}" install -e ".[dev]"
+"${PIP[@]}" install -e ".[dev,ray]"
 .venv/bin/python -c 'import timbrelab, torch; print(f"setup: timbrelab {timbrelab.__version__} ready (torch {torch.__version__})")'

@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 
 from conftest import sha256
+from timbrelab.batch import MANIFEST_NAME
 from timbrelab.audio import read_audio, write_audio
 from timbrelab.dsp.analysis import band_energy_db, decay_time_s
 from timbrelab.dsp.signals import pink_noise
@@ -83,7 +84,7 @@ def test_folder_in_folder_out(cli, tmp_path):
         write_audio(src / f"t{i}.flac", pink_noise(0.5, 16000, seed=i), 16000)
     code, out, err = cli("apply", src, "-o", tmp_path / "out", "bright", "--format", "wav", "-q")
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["t0.wav", "t1.wav", "t2.wav"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != MANIFEST_NAME) == ["t0.wav", "t1.wav", "t2.wav"]
 
 
 def test_match_loudness_and_no_clipping(cli, tmp_path):

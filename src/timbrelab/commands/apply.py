@@ -28,8 +28,8 @@ examples:
   timbrelab apply guitar.wav -o warm.wav "warm"
   timbrelab apply vocals.flac -o out.flac "a little brighter but not muddy, in a big church" --reverb-amount 0.6
   timbrelab apply takes/ -o processed/ "less boomy" --format flac      # a folder → a folder, with a summary
+  timbrelab apply library/ -o warm/ "warm" --workers 2                 # 2 processes (or --ray); rerun to resume
   timbrelab apply in.wav -o out.wav --eq warm --reverb "small room" --settings-json what.json
-  timbrelab apply other.wav -o again.wav --from-settings what.json       # reapply exactly
 """
 
 
@@ -64,6 +64,11 @@ def register(sub) -> None:
     p.add_argument("--format", help="output type for folder outputs, e.g. flac (default: each input's own)")
     p.add_argument("--block-size", type=int, default=65536, help="frames per processing block (memory vs speed)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--redo", action="store_true",
+                   help="into a folder: process every file again, even those the folder's manifest says an earlier run of the same command finished")
+    from timbrelab.parallel import add_executor_args
+
+    add_executor_args(p)
     p.set_defaults(func=run)
 
 
@@ -113,7 +118,8 @@ def _with_amounts(plan, eq_amount, reverb_amount):
 def run(args) -> int:
     from timbrelab import audio as aio
     from timbrelab.batch import collect_inputs, output_names, print_summary, run_batch
-    from timbrelab.fx import EffectPlan, apply_file, settings_record
+    from timbrelab.fx import EffectPlan, settings_record
+    from timbrelab.parallel import ApplyTask, SerialExecutor, executor_from_args
     from timbrelab.service import Service
 
     service = Service()
@@ -183,6 +189,8 @@ def run(args) -> int:
         if any(same_file(sj, p) for p in [*files, *targets]):
             raise BadParameterError(f"--settings-json {sj} is one of the audio files: choose another name")
 
+    executor = executor_from_args(args) if to_folder else SerialExecutor()  # Ray started (or refused) before any file is touched
+
     # 3. process
     if not args.json:
         print(f"timbrelab: {plan.description or 'settings'}")
@@ -194,11 +202,10 @@ def run(args) -> int:
     target_of = dict(zip(files, targets))
     existed = {t for t in targets if path_exists(t)}
 
-    def work(src: Path) -> dict:
-        return apply_file(
-            src, target_of[src], plan, match_loudness=args.match_loudness, tail_s=args.tail, bit_depth=args.bit_depth,
-            sample_rate=args.sample_rate, block_frames=args.block_size, progress=False if args.quiet else None,
-        )
+    options = dict(match_loudness=args.match_loudness, tail_s=args.tail, bit_depth=args.bit_depth,
+                   sample_rate=args.sample_rate, block_frames=args.block_size)
+    # a progress bar per file only in this process (workers' bars would garble the terminal)
+    work = ApplyTask(plan, target_of, {**options, "progress": False if (args.quiet or executor.workers > 1) else None})
 
     def done(src: Path, rep: dict) -> None:
         if not args.json:
@@ -215,7 +222,16 @@ def run(args) -> int:
         done(files[0], rep)
         reports, summary = [rep], None
     else:
-        summary = run_batch(files, work, skipped, on_done=done, on_fail=fail, progress=False if args.quiet else None)
+        from timbrelab import __version__
+        from timbrelab.batch import Manifest
+
+        settings = {"plan": plan.to_dict(), "options": options, "timbrelab": __version__}
+        manifest = Manifest.in_folder(out, "apply", settings, target_of.__getitem__, redo=args.redo)
+        with executor as ex:
+            if not args.json and ex.workers > 1:
+                print(f"  on {ex.describe()}")
+            summary = run_batch(files, work, skipped, on_done=done, on_fail=fail, progress=False if args.quiet else None,
+                                executor=ex, manifest=manifest)
         reports = [r for _, r in summary.processed]
         if created and not summary.processed and not any(out.iterdir()):
             out.rmdir()  # nothing was written: leave nothing

@@ -10,6 +10,7 @@ examples:
   timbrelab classify violin.wav sax.flac --top 3
   timbrelab classify takes/                       # every audio file of a folder, with a summary
   timbrelab classify long_take.wav --json         # every probability and the timeline
+  timbrelab classify library/ -o labels.json --workers 2   # results in a file; rerun after Ctrl-C to resume
 """
 
 
@@ -28,6 +29,13 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="FILE", help="audio file(s) or folder(s)")
     p.add_argument("--top", type=int, default=3, help="how many instruments to show (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON (with every probability and the timeline)")
+    p.add_argument("-o", "--output", metavar="FILE.json",
+                   help="also write the JSON of every file to FILE.json (written when the batch ends); a manifest beside it "
+                        "records each file as it finishes, so rerunning the same command after a crash or Ctrl-C classifies only the rest")
+    p.add_argument("--redo", action="store_true", help="with -o: classify every file again, even those an earlier run finished")
+    from timbrelab.parallel import add_executor_args
+
+    add_executor_args(p)
     p.set_defaults(func=run)
 
 
@@ -54,14 +62,26 @@ def _print_one(path, r) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from timbrelab.batch import collect_inputs, print_summary, run_batch
+    from timbrelab import __version__
+    from timbrelab.batch import Manifest, collect_inputs, print_summary, run_batch
+    from timbrelab.errors import BadParameterError
+    from timbrelab.io_utils import atomic_write_text, check_output_file
+    from timbrelab.models import info
+    from timbrelab.parallel import ClassifyTask, executor_from_args
     from timbrelab.service import Service
     from timbrelab.timbre_cnn.classify import _check_top
 
     service = Service()
     _check_top(args.top, len(service.model("timbre_cnn").instrument_classes))  # a bad option fails before any file is read
     files, skipped = collect_inputs(args.paths)
-    if len(files) == 1 and not any(Path(p).is_dir() for p in args.paths):
+    output = None
+    if args.output:
+        output = check_output_file(args.output, "output")
+        if output.suffix.lower() != ".json":
+            raise BadParameterError(f"-o {args.output}: classify writes JSON; give a name ending in .json")
+        if any(output.resolve() == f.resolve() for f in files):
+            raise BadParameterError(f"-o {args.output} is one of the inputs: choose another name (inputs are never overwritten)")
+    if output is None and len(files) == 1 and not any(Path(p).is_dir() for p in args.paths):
         r = service.classify_file(files[0], top=args.top)  # one file: its error is the command's error
         if args.json:
             json.dump({str(files[0]): r.to_dict()}, sys.stdout, indent=1)
@@ -73,10 +93,23 @@ def run(args) -> int:
     def fail(f) -> None:
         print(f"timbrelab: error: {f.path}: {f.reason}", file=sys.stderr)
 
-    summary = run_batch(files, lambda f: service.classify_file(f, top=args.top), skipped,
-                        on_done=None if args.json else _print_one, on_fail=fail, progress=False if args.json else None)
+    manifest = None
+    if output is not None:
+        settings = {"model": info("timbre_cnn")["files"], "top": args.top, "timbrelab": __version__}
+        manifest = Manifest.beside(output, "classify", settings, keep=lambda r: r.to_dict(), redo=args.redo)
+    with executor_from_args(args) as ex:
+        if not args.json and ex.workers > 1:
+            print(f"classifying on {ex.describe()}")
+        summary = run_batch(files, ClassifyTask(args.top, service), skipped, on_done=None if args.json else _print_one,
+                            on_fail=fail, progress=False if args.json else None, executor=ex, manifest=manifest)
+    now = {p: r.to_dict() for p, r in summary.processed}
+    results = {str(p): now[p] if p in now else manifest.result(p) for p in files if p in now or (manifest and p in summary.already_done)}
+    if output is not None:
+        atomic_write_text(output, json.dumps(results, indent=1) + "\n")
+        if not args.json:
+            print(f"wrote {output} ({len(results)} file{'s' if len(results) != 1 else ''})")
     if args.json:
-        json.dump({str(p): r.to_dict() for p, r in summary.processed}, sys.stdout, indent=1)
+        json.dump(results, sys.stdout, indent=1)
         print()
     print_summary(summary, len(files), stream=sys.stderr if args.json else sys.stdout)
     return summary.exit_code

@@ -3,7 +3,8 @@ known answer (tests/describe_toys.py: audio → four band levels, "bright" → t
 not know → orthogonal to every sound).
 
 What is checked: the words and the instrument describe gives and its JSON; embed's numbers are the
-embedder's; search's ranking, and its index — reused when nothing changed (no file embedded, counted on
+embedder's; search's ranking, and its index (a folder: meta.sqlite and vectors.usearch; more in
+tests/test_index_search.py) — reused when nothing changed (no file embedded, counted on
 the embedder itself), one file re-embedded when it changes, dropped when deleted, a corrupt file named
 and skipped (and not decoded again while unchanged), exit codes; the centring on ``audio_center``; the
 one-line error when the embedder is missing; and that the searched folder is never modified.
@@ -146,7 +147,8 @@ def test_embed_prints_the_embedders_vectors(cli, sounds, tmp_path):
 
 
 def index_files(cache: Path) -> list[Path]:
-    return sorted((cache / "search").rglob("*.npz")) if (cache / "search").exists() else []
+    """The index folders in the cache (each holds meta.sqlite and vectors.usearch)."""
+    return sorted(p.parent for p in (cache / "search").rglob("meta.sqlite")) if (cache / "search").exists() else []
 
 
 def search(cli, *args):
@@ -222,18 +224,19 @@ def test_search_ranks_and_updates_its_index_incrementally(cli, tmp_path, cache):
     changed = {"pads/mid.wav", "keys/bright.wav"}
     assert {k: v for k, v in after.items() if k not in changed} == {k: v for k, v in before.items() if k not in changed}
     assert set(after) == set(before) - {"keys/bright.wav"}
-    assert not list(root.rglob("*.npz"))
+    assert not [p for p in root.rglob("*") if p.suffix in (".npz", ".sqlite", ".usearch", ".lock")]
 
 
 def test_a_damaged_index_is_rebuilt_and_another_embedder_gets_its_own(cli, sounds, cache):
     folder = sounds["bright"].parent
     code, j, err, _ = search(cli, "bright", folder)
-    idx = Path(j["index"])
-    idx.write_bytes(idx.read_bytes()[:200])  # cut short, as by a full disk
-    code, j, err, embedded = search(cli, "bright", folder)
-    assert code == 0 and embedded == 3 and len(j["notes"]) == 1 and j["notes"][0].startswith("the index could not be read (")
-    code, j, err, embedded = search(cli, "bright", folder)
-    assert embedded == 0 and j["notes"] == []
+    for name in ("meta.sqlite", "vectors.usearch"):  # each of its two files cut short, as by a full disk
+        f = Path(j["index"]) / name
+        f.write_bytes(f.read_bytes()[:200])
+        code, j, err, embedded = search(cli, "bright", folder)
+        assert code == 0 and embedded == 3 and len(j["notes"]) == 1 and j["notes"][0].startswith("the index could not be read ("), (name, j)
+        code, j, err, embedded = search(cli, "bright", folder)
+        assert embedded == 0 and j["notes"] == []
 
     # another fingerprint: another index, not a reuse of this one's vectors
     code, out, err = cli("search", "bright", folder, "--json", "--embedder", TOY, "--embedder-option", "fingerprint=toy-v2")

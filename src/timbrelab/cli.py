@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "timbrelab.commands.studio",
     "timbrelab.commands.probe",
     "timbrelab.commands.describe",
+    "timbrelab.commands.index",
     "timbrelab.commands.separate",
     "timbrelab.commands.explore",
 ]
@@ -39,6 +40,7 @@ BENCH_MODULES = [
     "timbrelab.bench.speed",
     "timbrelab.bench.probe",
     "timbrelab.bench.explore",
+    "timbrelab.bench.scale",
 ]
 
 

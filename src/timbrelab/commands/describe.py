@@ -2,7 +2,8 @@
 
 ``describe`` names a file's instrument (the shipped timbre CNN) and the timbre words its audio embedding
 is closest to; ``embed`` prints audio embeddings; ``search`` ranks the audio files of a folder by a text
-query, over an index kept in timbrelab's cache and updated incrementally. The work is done by
+query, over an index kept in timbrelab's cache (or a folder given as ``--index DIR``, made by
+``timbrelab index``) and updated incrementally. The work is done by
 :class:`timbrelab.service.Service` (``describe_file``, ``embed_file``, ``search``) over
 :mod:`timbrelab.probe.describe` and :mod:`timbrelab.probe.search`; this module parses and prints.
 """
@@ -28,6 +29,7 @@ examples:
   timbrelab search "warm mellow pad" ~/samples       # the 10 best matches; new files are embedded first
   timbrelab search "bright plucked" ~/samples --top 3 --json
   timbrelab search "dark drone" ~/samples --rebuild  # embed every file again
+  timbrelab search "warm mellow pad" --index ~/samples.idx   # an index made by `timbrelab index`, as it is
 """
 
 
@@ -80,23 +82,32 @@ def register(sub) -> None:
     s = sub.add_parser(
         "search",
         help="find the sounds of a folder that match words",
+        usage="%(prog)s QUERY [QUERY ...] [FOLDER] [--index DIR] [options]",
         description=(
             "Rank the audio files under FOLDER (recursively; hidden files and folders left out) by the cosine of their "
             "audio embedding with the text embedding of QUERY, as typed. The embeddings are kept in an index in "
-            "timbrelab's cache ($TIMBRELAB_CACHE or ~/.cache/timbrelab, under search/), one per embedder and folder: "
-            "each search embeds only new and changed files (size or modification time) and drops files that are gone, "
-            "and says how many it embedded and reused. Files that cannot be read are named on stderr and left out "
-            "(the exit status is then 1); the folder itself is never written to."
+            "timbrelab's cache ($TIMBRELAB_CACHE or ~/.cache/timbrelab, under search/), one per embedder and folder, "
+            "or in the folder given as --index DIR: each search embeds only new and changed files (size or modification "
+            "time) and drops files that are gone, and says how many it embedded and reused. With --index DIR and no "
+            "FOLDER, the index made by `timbrelab index FOLDER --index DIR` is searched as it is: no file is read, nothing "
+            "is embedded (fast, for a whole sample library); with --index, a last word that names an existing folder is "
+            "taken as FOLDER. Files that cannot be read are named on stderr and left out (the exit status is then 1); the "
+            "folder itself is never written to."
         ),
         epilog=SEARCH_EXAMPLES,
     )
-    s.add_argument("query", nargs="+", metavar="QUERY", help="the words to search for (quoted or not)")
-    s.add_argument("folder", metavar="FOLDER", help="the folder to search (with its sub-folders)")
+    s.add_argument("paths", nargs="+", metavar="QUERY",
+                   help="the words to search for (quoted or not), then FOLDER, the folder to search (with its sub-folders)")
+    s.add_argument("--index", metavar="DIR", default=None,
+                   help="the index folder (made by `timbrelab index`): alone, search it as it is; with FOLDER, update it from FOLDER first")
     s.add_argument("--top", type=int, default=10, help="how many files to list (default 10)")
     s.add_argument("--json", action="store_true", help="print JSON: the ranking, and what the index update did")
     s.add_argument("--rebuild", action="store_true", help="embed every file again instead of reusing the index")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _embedder_args(s)
+    from timbrelab.parallel import add_executor_args
+
+    add_executor_args(s)
     s.set_defaults(func=run_search)
 
 
@@ -180,21 +191,43 @@ def run_embed(args) -> int:
 # --------------------------------------------------------------------------------------------- search
 
 
+def split_query(args) -> tuple[str, str | None]:
+    """``(query, FOLDER or None)`` from ``search``'s positionals: the last word is FOLDER, except with
+    ``--index`` where it is FOLDER only when it names an existing folder (and is not the only word)."""
+    from pathlib import Path
+
+    from timbrelab.errors import BadParameterError
+
+    words = [str(w) for w in args.paths]
+    if args.index is None:
+        if len(words) < 2:
+            raise BadParameterError("search needs the words and the FOLDER to search, e.g. timbrelab search \"warm pad\" ~/samples "
+                                    "(or --index DIR: an index made by `timbrelab index`)")
+        return " ".join(words[:-1]).strip(), words[-1]
+    if len(words) >= 2 and Path(words[-1]).expanduser().is_dir():
+        return " ".join(words[:-1]).strip(), words[-1]
+    return " ".join(words).strip(), None
+
+
 def run_search(args) -> int:
+    from timbrelab.parallel import executor_from_args
     from timbrelab.probe.search import check_top
 
-    query = " ".join(args.query).strip()
+    query, folder = split_query(args)
     check_top(args.top)
     service = _service(args)
 
     def fail(f) -> None:
         again = " (unchanged since the last try)" if f.cached else ""
-        print(f"timbrelab: error: {_join(args.folder, f.path)}: {f.reason}{again}", file=sys.stderr)
+        print(f"timbrelab: error: {_join(folder, f.path) if folder is not None else f.path}: {f.reason}{again}", file=sys.stderr)
 
-    r = service.search(query, args.folder, top=args.top, rebuild=args.rebuild, progress=False if args.quiet else None, on_fail=fail)
+    with executor_from_args(args) as ex:
+        r = service.search(query, folder, top=args.top, rebuild=args.rebuild, progress=False if args.quiet else None,
+                           on_fail=fail, index_dir=args.index, executor=ex)
     u = r.update
+    where = folder if folder is not None else str(r.folder)
     if args.json:
-        json.dump(r.to_dict(shown_folder=args.folder), sys.stdout, indent=1)
+        json.dump(r.to_dict(shown_folder=where), sys.stdout, indent=1)
         print()
     else:
         for note in u.notes:
@@ -203,9 +236,9 @@ def run_search(args) -> int:
         if r.results:
             print(f"best matches for \"{query}\" ({r.embedder}):")
             for i, (p, s) in enumerate(r.results, 1):
-                print(f"  {i:3d}  {s:+.3f}  {_join(args.folder, p)}")
+                print(f"  {i:3d}  {s:+.3f}  {_join(where, p)}")
         else:
-            print("no file could be embedded: nothing to rank")
+            print("no file could be embedded: nothing to rank" if u.updated else "the index holds no embedded file: nothing to rank")
     if args.json:
         print(f"{u.line()} (index: {u.index.path})", file=sys.stderr)
     return 1 if u.failed or not r.results else 0

@@ -301,12 +301,28 @@ class Service:
 
         return embed_audio_file(self.embedder(), path)
 
-    def search(self, query: str, folder, top: int = 10, rebuild: bool = False, progress: bool | None = False, on_fail=None):
+    def index(self, folder, index_dir=None, rebuild: bool = False, progress: bool | None = False, on_fail=None, executor=None):
+        """Build or update the search index of ``folder`` (:func:`timbrelab.probe.search.update_index`): in the
+        cache, or in ``index_dir``; ``executor`` (:mod:`timbrelab.parallel`): where files are embedded. One
+        update or search at a time per service."""
+        from timbrelab.probe.search import update_index
+
+        emb = self.embedder()
+        spec = self._embedder_spec if isinstance(self._embedder_spec, str) else None  # for an executor's other processes
+        with self._search_lock:
+            return update_index(emb, folder, rebuild=rebuild, progress=progress, on_fail=on_fail, index_dir=index_dir,
+                                executor=executor, embedder_spec=spec, embedder_options=dict(self._embedder_options))
+
+    def search(self, query: str, folder=None, top: int = 10, rebuild: bool = False, progress: bool | None = False, on_fail=None,
+               index_dir=None, executor=None):
         """The audio files under ``folder`` ranked by cosine with ``query``'s text embedding, the folder's
-        index brought up to date first (:func:`timbrelab.probe.search.search`). One search at a time per
-        service, so two requests for one folder never embed the same files twice."""
+        index brought up to date first (:func:`timbrelab.probe.search.search`); ``index_dir`` alone: the index
+        made there by ``timbrelab index``, searched as it is. One search at a time per service, so two
+        requests for one folder never embed the same files twice."""
         from timbrelab.probe.search import search
 
         emb = self.embedder()
+        spec = self._embedder_spec if isinstance(self._embedder_spec, str) else None  # for an executor's other processes
         with self._search_lock:
-            return search(emb, query, folder, top=top, rebuild=rebuild, progress=progress, on_fail=on_fail)
+            return search(emb, query, folder, top=top, rebuild=rebuild, progress=progress, on_fail=on_fail, index_dir=index_dir,
+                          executor=executor, embedder_spec=spec, embedder_options=dict(self._embedder_options))

@@ -85,6 +85,7 @@ BENCH_QUICK_RUNS = {
     "probe": ["--quick", "--embedder", "probe_toys:crowd_eq_embedder"],
     "separate": ["--quick", "--seeds", "0", "1"],
     "explore": ["--quick", "--seeds", "0", "1", "--triples", "2"],
+    "scale": ["--files", "6", "--seconds", "1", "--repeats", "1", "--no-ray", "--max-vectors", "10000", "--queries", "20"],
 }
 
 

@@ -46,7 +46,7 @@ def check_provenance(p: dict, bench: str, argv: list[str]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bench", [pytest.param(b, marks=[needs_synth] if b == "timbre-cnn" else []) for b in BENCH_QUICK_RUNS])
+@pytest.mark.parametrize("bench", [pytest.param(b, marks=[needs_synth] if b in ("timbre-cnn", "scale") else []) for b in BENCH_QUICK_RUNS])
 def test_bench_report_has_provenance(bench_run, bench):
     if bench == "fx":
         pytest.importorskip("pedalboard")

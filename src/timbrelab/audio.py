@@ -635,9 +635,9 @@ class AtomicAudioWriter:
         if not parent.exists():
             raise AudioFileError(f"{self.path}: the folder {parent} does not exist")
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".part", dir=parent)
-        os.close(fd)
         self._tmp = Path(tmp)
         try:
+            os.close(fd)
             if self.container == "MP3" and _mp3_by_ffmpeg():
                 self._file = _FFmpegEncoder(self._tmp, self.sample_rate, self.channels,
                                             ["-c:a", "libmp3lame", "-q:a", str(MP3_VBR_QUALITY)], "mp3", self.path.name)
@@ -649,6 +649,11 @@ class AtomicAudioWriter:
         except Exception as exc:
             self._tmp.unlink(missing_ok=True)
             raise AudioFileError(f"{self.path.name}: cannot write {self.container}/{self.subtype} ({_short(exc)})") from None
+        except BaseException:  # Ctrl-C / SIGTERM while opening: __exit__ will not run, so clean up here
+            if isinstance(self._file, _FFmpegEncoder):
+                self._file.kill()
+            self._tmp.unlink(missing_ok=True)
+            raise
         return self
 
     def write(self, block: np.ndarray) -> None:
@@ -659,23 +664,27 @@ class AtomicAudioWriter:
             self.frames += block.shape[1]
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and isinstance(self._file, _FFmpegEncoder):
-            self._file.kill()  # a failed or interrupted write: no half-encoded file, no orphan process
-            self._tmp.unlink(missing_ok=True)
-            return False
         try:
-            self._file.close()
-        except Exception as close_exc:
-            if exc_type is None:
+            if exc_type is not None and isinstance(self._file, _FFmpegEncoder):
+                self._file.kill()  # a failed or interrupted write: no half-encoded file, no orphan process
                 self._tmp.unlink(missing_ok=True)
-                raise AudioFileError(f"{self.path.name}: cannot finish writing ({_short(close_exc)})") from None
-        if exc_type is not None:
-            self._tmp.unlink(missing_ok=True)
-            return False
-        from timbrelab.io_utils import publish
+                return False
+            try:
+                self._file.close()
+            except Exception as close_exc:
+                if exc_type is None:
+                    self._tmp.unlink(missing_ok=True)
+                    raise AudioFileError(f"{self.path.name}: cannot finish writing ({_short(close_exc)})") from None
+            if exc_type is not None:
+                self._tmp.unlink(missing_ok=True)
+                return False
+            from timbrelab.io_utils import publish
 
-        publish(self._tmp, self.path)
-        return False
+            publish(self._tmp, self.path)
+            return False
+        except BaseException:  # interrupted (Ctrl-C / SIGTERM) or failed while finishing: leave no temporary file
+            self._tmp.unlink(missing_ok=True)
+            raise
 
 
 def write_audio(path, audio: np.ndarray, sample_rate: int, bit_depth: str | None = None, subtype: str | None = None) -> Path:

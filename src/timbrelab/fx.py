@@ -351,11 +351,12 @@ def apply_file(
             pass  # the writer removed its temporary file: start again, in two passes
         finally:
             bar.close()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.stem}.", suffix=".float.part", dir=parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    bar = tqdm(total=total * 2, unit="frame", unit_scale=True, desc=in_path.name, disable=disable, leave=False)
-    try:
+    tmp = bar = None
+    try:  # the temporary file is made inside the try: a Ctrl-C / SIGTERM at any moment leaves none behind
+        bar = tqdm(total=total * 2, unit="frame", unit_scale=True, desc=in_path.name, disable=disable, leave=False)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.stem}.", suffix=".float.part", dir=parent)
+        tmp = Path(tmp_name)
+        os.close(fd)
         meter_in = LoudnessMeter(sr_out, channels) if match_loudness else None
         meter_out = LoudnessMeter(sr_out, channels, loudness=match_loudness)  # the clip guard needs only the peak
 
@@ -382,8 +383,10 @@ def apply_file(
         report.update(output_frames=w.frames, gain_db=round(20 * math.log10(gain), 3), peak_dbfs=round(20 * math.log10(max(meter_out.peak * gain, 1e-12)), 2), notes=notes)
         return report
     finally:
-        bar.close()
-        tmp.unlink(missing_ok=True)
+        if bar is not None:
+            bar.close()
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 class _NeedsGain(Exception):

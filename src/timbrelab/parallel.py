@@ -142,11 +142,18 @@ _WORKER_TASK = None
 def _worker_init(task, threads: int) -> None:
     global _WORKER_TASK
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers itself
-    from timbrelab.cli import _on_signal
-
-    signal.signal(signal.SIGTERM, _on_signal)  # unwinds, so a file being written leaves no temporary file
+    signal.signal(signal.SIGTERM, _worker_on_term)  # unwinds, so a file being written leaves no temporary file
     _limit_threads(threads)
     _WORKER_TASK = task
+
+
+def _worker_on_term(signum, frame):
+    """The first SIGTERM unwinds the worker (``finally`` blocks remove temporary files); later ones
+    (the pool's manager may terminate it too) are ignored, so they cannot cut that clean-up short."""
+    from timbrelab.cli import Terminated
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated(signum)
 
 
 def _worker_run(path: Path) -> tuple[bool, object]:
@@ -252,6 +259,9 @@ class RayExecutor:
             kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level="ERROR")
             if self.address is None:
                 kw["num_cpus"] = int(workers) if workers else cpu_count()
+                # Ray starts its workers at niceness 15 by default: the work the user asked for would then
+                # wait behind anything else this machine runs. A local instance runs them at normal priority.
+                os.environ.setdefault("RAY_worker_niceness", "0")
             try:
                 ray.init(address=self.address, **kw)
             except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -331,20 +331,22 @@ class _RayWorker:
 
 
 # ------------------------------------------------------------------------------------------- CLI
-def make_executor(workers: int = 1, ray: str | bool | None = None):
+def make_executor(workers: int | None = None, ray: str | bool | None = None):
     """The executor for ``--workers N`` / ``--ray [ADDRESS]`` (``ray``: False/None = no Ray, True or "" =
-    a local Ray instance, a string = that cluster's address)."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or not (1 <= workers <= 4096):
+    a local Ray instance, a string = that cluster's address). ``workers`` None: 1 here; on Ray, one
+    actor per CPU of the instance or cluster."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or not (1 <= workers <= 4096)):
         raise BadParameterError(f"--workers must be a whole number 1 … 4096, got {workers}")
     if ray is not None and ray is not False:
-        return RayExecutor(None if ray is True else (str(ray) or None), workers if workers > 1 else None)
-    return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
+        return RayExecutor(None if ray is True else (str(ray) or None), workers)
+    return SerialExecutor() if workers in (None, 1) else ProcessExecutor(workers)
 
 
 def add_executor_args(parser) -> None:
     """``--workers N`` and ``--ray [ADDRESS]`` on a batch command's parser."""
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="process the files on N worker processes of this machine (default 1: in this process)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="process the files on N worker processes of this machine (default: 1, in this process; "
+                             "with --ray: one Ray worker per CPU of the instance or cluster)")
     parser.add_argument("--ray", nargs="?", const=True, default=None, metavar="ADDRESS",
                         help="run the work as Ray tasks: a local Ray instance, or the cluster at ADDRESS "
                              "(needs the extra: pip install \"timbrelab[ray]\"); --workers then sets the number of Ray workers")
@@ -352,7 +354,7 @@ def add_executor_args(parser) -> None:
 
 def executor_from_args(args):
     """The executor a batch command's ``--workers`` / ``--ray`` ask for (a context manager)."""
-    return make_executor(getattr(args, "workers", 1), getattr(args, "ray", None))
+    return make_executor(getattr(args, "workers", None), getattr(args, "ray", None))
 
 
 # ------------------------------------------------------------------------------------------- tasks

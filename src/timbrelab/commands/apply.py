@@ -205,7 +205,7 @@ def run(args) -> int:
     options = dict(match_loudness=args.match_loudness, tail_s=args.tail, bit_depth=args.bit_depth,
                    sample_rate=args.sample_rate, block_frames=args.block_size)
     # a progress bar per file only in this process (workers' bars would garble the terminal)
-    work = ApplyTask(plan, target_of, {**options, "progress": False if (args.quiet or executor.workers > 1) else None})
+    work = ApplyTask(plan, target_of, {**options, "progress": False if (args.quiet or executor.name != "serial") else None})
 
     def done(src: Path, rep: dict) -> None:
         if not args.json:
@@ -228,7 +228,7 @@ def run(args) -> int:
         settings = {"plan": plan.to_dict(), "options": options, "timbrelab": __version__}
         manifest = Manifest.in_folder(out, "apply", settings, target_of.__getitem__, redo=args.redo)
         with executor as ex:
-            if not args.json and ex.workers > 1:
+            if not args.json and ex.name != "serial":
                 print(f"  on {ex.describe()}")
             summary = run_batch(files, work, skipped, on_done=done, on_fail=fail, progress=False if args.quiet else None,
                                 executor=ex, manifest=manifest)

@@ -98,7 +98,7 @@ def run(args) -> int:
         settings = {"model": info("timbre_cnn")["files"], "top": args.top, "timbrelab": __version__}
         manifest = Manifest.beside(output, "classify", settings, keep=lambda r: r.to_dict(), redo=args.redo)
     with executor_from_args(args) as ex:
-        if not args.json and ex.workers > 1:
+        if not args.json and ex.name != "serial":
             print(f"classifying on {ex.describe()}")
         summary = run_batch(files, ClassifyTask(args.top, service), skipped, on_done=None if args.json else _print_one,
                             on_fail=fail, progress=False if args.json else None, executor=ex, manifest=manifest)

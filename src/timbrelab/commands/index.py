@@ -66,7 +66,7 @@ def run(args) -> int:
         print(f"timbrelab: error: {Path(args.folder) / f.path}: {f.reason}{again}", file=sys.stderr)
 
     with executor_from_args(args) as ex:
-        if not args.json and ex.workers > 1:
+        if not args.json and ex.name != "serial":
             print(f"embedding on {ex.describe()}")
         u = service.index(args.folder, index_dir=args.index, rebuild=args.rebuild, progress=False if args.quiet else None,
                           on_fail=fail, executor=ex)

@@ -3,7 +3,7 @@
 - ```python blocks are doctests: each ``>>>`` line runs, and the output shown under it must be what the
   code returns (``...`` matches anything, as in doctest's ELLIPSIS).
 - ```bash blocks: each ``timbrelab …`` line runs, in order, in a scratch folder holding the files the
-  examples name (guitar.wav, vocals.wav, takes/ …), and must exit 0. ``timbrelab bench …`` and
+  examples name (guitar.wav, vocals.wav, takes/, library/ …), and must exit 0. ``timbrelab bench …`` and
   ``train``/``ship``/``studio`` lines (minutes to an hour; shipping changes the package; the studio
   serves until stopped) are parsed with the real parser, and each has a smaller run in its own test. The quick-start lines (``bash scripts/setup.sh && …``) are what CI itself runs; the
   demo's ``timbrelab`` part runs here.
@@ -64,6 +64,9 @@ def scratch(tmp_path, monkeypatch):
     (tmp_path / "takes").mkdir()
     for i in range(2):
         write_audio(tmp_path / "takes" / f"take{i + 1}.wav", pink_noise(1.0, sr, channels=2, seed=10 + i), sr, bit_depth="16")
+    (tmp_path / "library").mkdir()
+    for i in range(3):
+        write_audio(tmp_path / "library" / f"sample{i + 1}.wav", pink_noise(1.0, sr, channels=2, seed=20 + i), sr, bit_depth="16")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

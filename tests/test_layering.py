@@ -36,7 +36,7 @@ FORBIDDEN = {
     "capability": ABOVE_CAPABILITIES,
 }
 #: where process-global switches are allowed: the command line's entry points
-GLOBAL_SWITCH_OK = ("cli.py", "commands/", "bench/")
+GLOBAL_SWITCH_OK = ("cli.py", "commands/", "bench/", "parallel_worker.py")  # parallel_worker: only in the worker processes timbrelab starts
 GLOBAL_CALLS = {
     "os.putenv", "os.unsetenv", "os.environ.setdefault", "os.environ.update", "os.environ.pop", "os.environ.clear",
     "os.environ.popitem", "torch.set_num_threads", "torch.set_num_interop_threads", "matplotlib.use",

@@ -18,7 +18,8 @@ the executor:
 
 **The same bits.** Every executor runs the same function on the same file. Each process of a
 parallel executor is given ``threads_per_worker`` intra-op threads (cores ÷ workers, at least 1), the
-thread counts PyTorch and the BLAS libraries then use; timbrelab's DSP (FFTs, IIR filters) and its
+thread counts PyTorch and the BLAS libraries then use (set in the worker, by
+:mod:`timbrelab.parallel_worker`, never in the calling process); timbrelab's DSP (FFTs, IIR filters) and its
 CNN inference give the same bits whatever their thread count (``tests/test_parallel.py`` checks the
 outputs of ``apply`` and ``classify`` byte for byte across executors).
 
@@ -32,7 +33,6 @@ again one at a time, so only the file that kills its worker fails (with that rea
 from __future__ import annotations
 
 import os
-import signal
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,16 +70,6 @@ def cpu_count() -> int:
 
 def threads_per_worker(workers: int) -> int:
     return max(1, cpu_count() // max(1, workers))
-
-
-def _limit_threads(n: int) -> None:
-    """Give this (worker) process ``n`` intra-op threads: set before PyTorch or a BLAS is first used."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(n)
-    import sys
-
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n)
 
 
 class Task:
@@ -135,31 +125,6 @@ class _Ordered:
             self.next += 1
 
 
-# --- what a worker process runs
-_WORKER_TASK = None
-
-
-def _worker_init(task, threads: int) -> None:
-    global _WORKER_TASK
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers itself
-    signal.signal(signal.SIGTERM, _worker_on_term)  # unwinds, so a file being written leaves no temporary file
-    _limit_threads(threads)
-    _WORKER_TASK = task
-
-
-def _worker_on_term(signum, frame):
-    """The first SIGTERM unwinds the worker (``finally`` blocks remove temporary files); later ones
-    (the pool's manager may terminate it too) are ignored, so they cannot cut that clean-up short."""
-    from timbrelab.cli import Terminated
-
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Terminated(signum)
-
-
-def _worker_run(path: Path) -> tuple[bool, object]:
-    return attempt(_WORKER_TASK, path)
-
-
 class ProcessExecutor:
     """``workers`` processes of this machine (see the module docstring)."""
 
@@ -183,8 +148,10 @@ class ProcessExecutor:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        from timbrelab.parallel_worker import worker_init
+
         ctx = mp.get_context("forkserver")
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init, initargs=(task, self.threads))
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=worker_init, initargs=(task, self.threads))
 
     def close(self, cancel: bool = False) -> None:
         pool, self._pool = self._pool, None
@@ -205,6 +172,8 @@ class ProcessExecutor:
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
+        from timbrelab.parallel_worker import worker_run
+
         files = list(files)
         if self._pool is None:
             self._start(task)
@@ -216,11 +185,11 @@ class ProcessExecutor:
             if suspects:
                 if not running:
                     i = suspects.popleft()
-                    running[self._pool.submit(_worker_run, files[i])] = i
+                    running[self._pool.submit(worker_run, files[i])] = i
             else:
                 while todo and len(running) + len(order.waiting) < window:
                     i, f = todo.popleft()
-                    running[self._pool.submit(_worker_run, f)] = i
+                    running[self._pool.submit(worker_run, f)] = i
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             broken = False
             for fut in done:
@@ -261,7 +230,7 @@ class RayExecutor:
                 kw["num_cpus"] = int(workers) if workers else cpu_count()
                 # Ray starts its workers at niceness 15 by default: the work the user asked for would then
                 # wait behind anything else this machine runs. A local instance runs them at normal priority.
-                os.environ.setdefault("RAY_worker_niceness", "0")
+                kw["_system_config"] = {"worker_niceness": 0}
             try:
                 ray.init(address=self.address, **kw)
             except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -294,9 +263,11 @@ class RayExecutor:
             self._started_here = False
 
     def run(self, task: Callable, files: Iterable[Path]) -> Iterator[tuple[Path, bool, object]]:
+        from timbrelab.parallel_worker import RayWorker
+
         ray = self._ray
         files = list(files)
-        actor_cls = ray.remote(num_cpus=self.threads if self.address is None else 1)(_RayWorker)
+        actor_cls = ray.remote(num_cpus=self.threads if self.address is None else 1)(RayWorker)
         self._actors = [actor_cls.remote(task, self.threads) for _ in range(self.workers)]
         order, todo = _Ordered(), deque(enumerate(files))
         free = deque(range(self.workers))
@@ -317,17 +288,6 @@ class RayExecutor:
                 order.put(i, (files[i], ok, value))
                 free.append(a)
             yield from order.ready()
-
-
-class _RayWorker:
-    """A Ray actor holding one task (its model loaded once, on first use)."""
-
-    def __init__(self, task, threads: int):
-        _limit_threads(threads)
-        self.task = task
-
-    def run(self, path: str) -> tuple[bool, object]:
-        return attempt(self.task, Path(path))
 
 
 # ------------------------------------------------------------------------------------------- CLI

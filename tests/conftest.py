@@ -29,6 +29,14 @@ def cli(capsys):
 
 
 @pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """timbrelab's cache (``$TIMBRELAB_CACHE``) in this test's folder; its path."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("TIMBRELAB_CACHE", str(root))
+    return root
+
+
+@pytest.fixture
 def pink_wav(tmp_path):
     """A 3 s stereo pink-noise WAV (16-bit, 44.1 kHz)."""
     from timbrelab.audio import write_audio

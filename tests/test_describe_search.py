@@ -26,12 +26,7 @@ BRIGHT_WORDS = {"bright", "tinny", "crisp", "shrill", "thin"}
 DARK_WORDS = {"dark", "boomy", "bassy", "warm", "deep"}
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    """timbrelab's cache in this test's folder."""
-    root = tmp_path / "cache"
-    monkeypatch.setenv("TIMBRELAB_CACHE", str(root))
-    return root
+pytestmark = pytest.mark.usefixtures("cache")  # timbrelab's cache in each test's own folder (conftest.cache)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from parallel_toys import CountingTask, SizeTask
 from timbrelab.audio import write_audio
 from timbrelab.batch import MANIFEST_NAME, Manifest, run_batch
 from timbrelab.dsp.signals import pink_noise
-from timbrelab.parallel import ProcessExecutor, SerialExecutor, make_executor
+from timbrelab.parallel import ProcessExecutor
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 

@@ -86,3 +86,23 @@ def options_of(bench: str, args: argparse.Namespace) -> list[str]:
         else:
             out += [flag, shlex.quote(str(value))]
     return out
+
+
+def write_report(out_dir, name: str, result: dict, md: str, plot=None) -> list:
+    """Write a bench's ``bench_<name>.json`` and ``.md`` atomically, and ``.png`` with ``plot(result, path)``
+    when given; print the markdown and where the files went. Returns the paths written."""
+    import json
+    from pathlib import Path
+
+    from timbrelab.io_utils import atomic_write_text
+
+    out_dir = Path(out_dir)
+    paths = [out_dir / f"bench_{name}.json", out_dir / f"bench_{name}.md"]
+    atomic_write_text(paths[0], json.dumps(result, indent=1) + "\n")
+    atomic_write_text(paths[1], md)
+    if plot is not None:
+        paths.append(out_dir / f"bench_{name}.png")
+        plot(result, paths[-1])
+    print(md)
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return paths

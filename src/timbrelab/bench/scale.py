@@ -277,10 +277,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args, argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from timbrelab.bench.provenance import report_provenance
+    from timbrelab.bench.provenance import report_provenance, write_report
     from timbrelab.errors import BadParameterError
-    from timbrelab.io_utils import atomic_write_text
-
     if not (4 <= args.files <= 100_000) or not (1.0 <= args.seconds <= 60) or not (1 <= args.repeats <= 20):
         raise BadParameterError("--files 4…100000, --seconds 1…60, --repeats 1…20")
     if not args.no_ray:
@@ -306,12 +304,7 @@ def run(args, argv: list[str] | None = None) -> int:
             result[name] = r
     bar.close()
     result["bench_wall_s"] = round(time.perf_counter() - t0, 1)
-    md = markdown(result)
-    atomic_write_text(out_dir / "bench_scale.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "bench_scale.md", md)
-    plot(result, out_dir / "bench_scale.png")
-    print(md)
-    print(f"wrote {out_dir / 'bench_scale.json'}, {out_dir / 'bench_scale.md'}, {out_dir / 'bench_scale.png'}")
+    write_report(out_dir, "scale", result, markdown(result), plot)
     return 0
 
 

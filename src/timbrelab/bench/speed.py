@@ -28,7 +28,6 @@ command), ``bench_speed.md`` and ``bench_speed.png``. Run a section alone with
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -385,10 +384,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args, argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from timbrelab.bench.provenance import report_provenance
+    from timbrelab.bench.provenance import report_provenance, write_report
     from timbrelab.errors import BadParameterError
-    from timbrelab.io_utils import atomic_write_text
-
     if not (3 <= args.repeats <= 50) or not (1 <= args.classify_repeats <= 10) or not (1 <= args.encode_repeats <= 10) or not (1 <= args.command_repeats <= 10):
         raise BadParameterError("--repeats 3…50 (a median of at least 3 runs), --classify-repeats, --encode-repeats, --command-repeats 1…10")
     names = args.only or list(SECTIONS)
@@ -407,12 +404,7 @@ def run(args, argv: list[str] | None = None) -> int:
             result[name] = r
     bar.close()
     result["bench_wall_s"] = round(time.perf_counter() - t0, 1)
-    md = markdown(result)
-    atomic_write_text(out_dir / "bench_speed.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "bench_speed.md", md)
-    plot(result, out_dir / "bench_speed.png")
-    print(md)
-    print(f"wrote {out_dir / 'bench_speed.json'}, {out_dir / 'bench_speed.md'}, {out_dir / 'bench_speed.png'}")
+    write_report(out_dir, "speed", result, markdown(result), plot)
     return 0
 
 

@@ -103,7 +103,8 @@ def run(args) -> int:
         summary = run_batch(files, ClassifyTask(args.top, service), skipped, on_done=None if args.json else _print_one,
                             on_fail=fail, progress=False if args.json else None, executor=ex, manifest=manifest)
     now = {p: r.to_dict() for p, r in summary.processed}
-    results = {str(p): now[p] if p in now else manifest.result(p) for p in files if p in now or (manifest and p in summary.already_done)}
+    earlier = set(summary.already_done)
+    results = {str(p): now[p] if p in now else manifest.result(p) for p in files if p in now or p in earlier}
     if output is not None:
         atomic_write_text(output, json.dumps(results, indent=1) + "\n")
         if not args.json:

@@ -58,11 +58,11 @@ def test_build_is_sharded_identical_on_rebuild_and_resumes(tmp_path, monkeypatch
     interrupt = {"at": 7}
     monkeypatch.setattr(C._CorpusRenderer, "__call__", counting)
     with pytest.raises(KeyboardInterrupt):
-        C.build(spec, progress=False, root=tmp_path)
+        C.build(spec, progress=False, root=tmp_path, workers=1)  # in this process: the counting renderer sees every clip
     assert calls == list(range(8))
     calls.clear()
     interrupt["at"] = None
-    ds = C.build(spec, progress=False, root=tmp_path)
+    ds = C.build(spec, progress=False, root=tmp_path, workers=1)
     assert calls == list(range(5, n))  # the first shard was kept
     assert len(ds) == n and ds.audio.counts == [5] * (n // 5) + ([n % 5] if n % 5 else [])
     assert ds.clip(0).shape == (1, 16000) and ds.clip(0).dtype == np.float32
@@ -70,9 +70,38 @@ def test_build_is_sharded_identical_on_rebuild_and_resumes(tmp_path, monkeypatch
     for r, peak in zip(ds.rows, levels):
         if r["instrument"] != C.NO_INSTRUMENT or r["style"] in ("drums", "effect"):
             assert peak > 1e-3, r  # every rendered clip sounds
-    other = C.build(spec, progress=False, root=tmp_path / "again")
+    other = C.build(spec, progress=False, root=tmp_path / "again", workers=1)
     assert all(np.array_equal(ds.clip(i), other.clip(i)) for i in range(n))
     assert json.loads((ds.folder / "manifest.json").read_text())["items"] == n
+
+
+@pytest.mark.slow
+@needs_synth
+def test_worker_processes_build_the_same_files_and_resume_a_serial_build(tmp_path, monkeypatch):
+    """Shards built side by side on 2 worker processes equal the serial build, file for file, for a
+    corpus and its augmented copies; a build interrupted in one process resumes on workers."""
+    from timbrelab.sounds.augment import AugmentConfig
+
+    monkeypatch.setattr(C, "SHARD_ITEMS", 6)
+    base = C.CorpusSpec("t", ("TimGM6mb", "freepats"), **SMALL)
+    aug = C.AugmentedSpec("a", C.spec_as_dict(base), AugmentConfig().to_dict(), copies=1, seed=5)
+    serial = C.build(aug, progress=False, root=tmp_path / "serial", workers=1)
+    real = C._CorpusRenderer.__call__
+
+    def stop_at_9(self, index, row):
+        if index == 9:
+            raise KeyboardInterrupt
+        return real(self, index, row)
+
+    monkeypatch.setattr(C._CorpusRenderer, "__call__", stop_at_9)
+    with pytest.raises(KeyboardInterrupt):
+        C.build(base, progress=False, root=tmp_path / "parallel", workers=1)
+    monkeypatch.setattr(C._CorpusRenderer, "__call__", real)
+    parallel = C.build(aug, progress=False, root=tmp_path / "parallel", workers=2)  # the corpus resumes, then the copies
+    for a, b in ((serial, parallel), (C.build(base, progress=False, root=tmp_path / "serial", workers=1),
+                                      C.build(base, progress=False, root=tmp_path / "parallel", workers=2))):
+        assert a.manifest["files"] == b.manifest["files"]  # every shard's hash
+        assert a.manifest["shard_counts"] == b.manifest["shard_counts"] and len(a.manifest["shard_counts"]) > 2
 
 
 @pytest.mark.slow

@@ -54,8 +54,8 @@ def attempt(work: Callable, path: Path) -> tuple[bool, object]:
         reason = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
     except FILE_ERRORS as exc:
         reason = f"internal error: {type(exc).__name__}: {exc}"
-    prefix = f"{Path(path).name}: "
-    if reason.startswith(prefix):  # the path is already named by the caller
+    prefix = f"{Path(path).name}: " if isinstance(path, (str, os.PathLike)) else None  # items may be other things (shard numbers)
+    if prefix and reason.startswith(prefix):  # the path is already named by the caller
         reason = reason[len(prefix):]
     return False, reason
 

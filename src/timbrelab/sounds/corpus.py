@@ -28,6 +28,8 @@ corpus larger than memory streams. Building writes each shard atomically into a 
 missing shard, and the finished folder is hash-verified like every cache entry. Every clip is
 seeded from the spec (``datasets._seed``) and every shard starts fresh synthesizers (FluidSynth keeps
 a little state from one render to the next), so a rebuild — or a resumed build — gives identical files.
+Shards are therefore independent: ``build(..., workers=N)`` (default one per core) builds them side by
+side on worker processes (``timbrelab.parallel``), with the same files as a build in one process.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from timbrelab.errors import BadParameterError
+from timbrelab.parallel import Task
 
 NO_INSTRUMENT = "no instrument"
 NO_INSTRUMENT_KINDS = ("drums", "effect", "noise", "silence")
@@ -226,19 +229,22 @@ class ShardedDataset:
 # --------------------------------------------------------------------------------------- building
 
 
-def build(spec, progress: bool | None = None, root: Path | None = None) -> ShardedDataset:
-    """Render (or open the verified cached build of) a corpus or augmented set; resumes an interrupted build."""
+def build(spec, progress: bool | None = None, root: Path | None = None, workers: int | None = None) -> ShardedDataset:
+    """Render (or open the verified cached build of) a corpus or augmented set; resumes an interrupted build.
+
+    ``workers``: processes that build shards side by side (default: one per core). Shards are
+    independent (fresh synthesizers, per-row seeds), so the files are the same whatever the count."""
     from timbrelab.data.cache import Cache
     from timbrelab.sounds.datasets import NAMESPACE
 
     cache = Cache(NAMESPACE, root)
     d = spec_as_dict(spec)
-    entry = cache.get(d, spec.name, lambda folder: _build(spec, folder, progress, root), resumable=True)
+    entry = cache.get(d, spec.name, lambda folder: _build(spec, folder, progress, root, workers), resumable=True)
     return ShardedDataset(entry)
 
 
-def _shards(n: int) -> list[tuple[int, int]]:
-    return [(a, min(n, a + SHARD_ITEMS)) for a in range(0, n, SHARD_ITEMS)]
+def _shards(n: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
 
 
 def _save_atomic(path: Path, write) -> None:
@@ -250,42 +256,89 @@ def _save_atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def _build(spec, folder: Path, progress: bool | None, root: Path | None = None) -> dict:
-    from tqdm import tqdm
+class _ShardTask(Task):
+    """Builds shard ``s`` of a corpus or augmented set into the build folder (``task(s) -> clips written``).
 
-    if spec.kind == "corpus":
-        rows, n_samples, sr = spec.items(), spec.samples, spec.sample_rate
-        make = _CorpusRenderer(spec)
-    else:
-        base = build(spec.base_spec(), progress, root)
-        rows = [{"base": i, "copy": c} for i in range(len(base)) for c in range(spec.copies)]
-        n_samples, sr = spec.samples, base.sample_rate
-        make = _Augmenter(spec, base)
-    shards = _shards(len(rows))
-    done = [s for s in range(len(shards)) if (folder / f"audio-{s:05d}.npy").exists() and (folder / f"rows-{s:05d}.json").exists()]
-    bar = tqdm(total=len(rows), initial=sum(shards[s][1] - shards[s][0] for s in done), desc=f"build {spec.name}", unit="clip",
-               disable=(progress is False) or None)
-    counts = []
-    try:
-        for s, (a, b) in enumerate(shards):
-            if s in done:
-                counts.append(len(json.loads((folder / f"rows-{s:05d}.json").read_text(encoding="utf-8"))))
-                continue
-            make.close()  # a fresh synthesizer per shard: a shard's samples never depend on an earlier shard (resume = rebuild)
-            audio = np.zeros((b - a, n_samples), np.float16)
+    Picklable: a worker process gets it once and opens its own synthesizers (and, for an augmented
+    set, its own memory-mapped view of the built corpus ``base``: its folder and manifest)."""
+
+    _local = ("_make", "_rows", "on_clip")
+
+    def __init__(self, spec, folder: Path, base=None):
+        self.spec, self.folder, self.shard_items = spec, Path(folder), SHARD_ITEMS  # read here: a worker has its own module
+        self.base = None if base is None else (str(base.folder), base.manifest)
+        self._make = self._rows = self.on_clip = None
+
+    def rows(self) -> list[dict]:
+        if self._rows is None:
+            if self.spec.kind == "corpus":
+                self._rows = self.spec.items()
+            else:
+                n = sum(self.base[1]["shard_counts"])
+                self._rows = [{"base": i, "copy": c} for i in range(n) for c in range(self.spec.copies)]
+        return self._rows
+
+    def _maker(self):
+        if self._make is None:
+            if self.spec.kind == "corpus":
+                self._make = _CorpusRenderer(self.spec)
+            else:
+                from timbrelab.data.cache import Entry
+
+                self._make = _Augmenter(self.spec, ShardedDataset(Entry(Path(self.base[0]), self.base[1])))
+        return self._make
+
+    def __call__(self, s: int) -> int:
+        a, b = _shards(len(self.rows()), self.shard_items)[s]
+        make = self._maker()
+        make.close()  # a fresh synthesizer per shard: a shard's samples never depend on an earlier shard (resume = rebuild)
+        try:
+            audio = np.zeros((b - a, self.spec.samples), np.float16)
             out_rows = []
-            for j, row in enumerate(rows[a:b]):
+            for j, row in enumerate(self._rows[a:b]):
                 y, info = make(a + j, row)
                 audio[j] = y
                 out_rows.append({**row, **info})
-                bar.update()
-            _save_atomic(folder / f"audio-{s:05d}.npy", lambda f: np.save(f, audio))
-            _save_atomic(folder / f"rows-{s:05d}.json", lambda f: f.write(json.dumps(out_rows).encode()))
-            counts.append(len(out_rows))
+                if self.on_clip is not None:
+                    self.on_clip()
+        finally:
+            make.close()
+        _save_atomic(self.folder / f"audio-{s:05d}.npy", lambda f: np.save(f, audio))
+        _save_atomic(self.folder / f"rows-{s:05d}.json", lambda f: f.write(json.dumps(out_rows).encode()))
+        return len(out_rows)
+
+
+def _build(spec, folder: Path, progress: bool | None, root: Path | None = None, workers: int | None = None) -> dict:
+    from tqdm import tqdm
+
+    from timbrelab.data.cache import DataError
+    from timbrelab.parallel import ProcessExecutor, SerialExecutor, cpu_count
+
+    if spec.kind == "corpus":
+        task, sr = _ShardTask(spec, folder), spec.sample_rate
+    else:
+        base = build(spec.base_spec(), progress, root, workers)
+        task, sr = _ShardTask(spec, folder, base), base.sample_rate
+    shards = _shards(len(task.rows()), task.shard_items)
+    done = {s for s in range(len(shards)) if (folder / f"audio-{s:05d}.npy").exists() and (folder / f"rows-{s:05d}.json").exists()}
+    todo = [s for s in range(len(shards)) if s not in done]
+    workers = max(1, min(int(workers or cpu_count()), len(todo)))
+    bar = tqdm(total=len(task.rows()), initial=sum(shards[s][1] - shards[s][0] for s in done),
+               desc=f"build {spec.name}" + (f" ({workers} processes)" if workers > 1 else ""), unit="clip",
+               disable=(progress is False) or None)
+    if workers == 1:
+        task.on_clip = bar.update  # clip by clip in this process; shard by shard from workers
+    try:
+        with (SerialExecutor() if workers == 1 else ProcessExecutor(workers)) as executor:
+            for s, ok, value in executor.run(task, todo):
+                if not ok:
+                    raise DataError(f"building {spec.name}: shard {s} failed: {value}")
+                if workers > 1:
+                    bar.update(shards[s][1] - shards[s][0])
     finally:
         bar.close()
-        make.close()
-    return {"shards": len(shards), "shard_counts": counts, "sample_rate": sr, "items": len(rows)}
+    counts = [len(json.loads((folder / f"rows-{s:05d}.json").read_text(encoding="utf-8"))) for s in range(len(shards))]
+    return {"shards": len(shards), "shard_counts": counts, "sample_rate": sr, "items": len(task.rows())}
 
 
 def _fit(y: np.ndarray, n: int) -> np.ndarray:

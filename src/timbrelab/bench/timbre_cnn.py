@@ -179,9 +179,10 @@ def run(args) -> int:
     saved = runs_dir / f"{selected}-seed{seed}-{runs_key}.safetensors"
     if model is None and saved.exists():
         model = TimbreClassifier.from_checkpoint(load_checkpoint(saved)).model
-    if model is None:  # a run kept by an older bench, without its weights
+    if model is None:  # a run kept by an older bench, without its weights: train it again (same seed, same bits), keep them
         cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
         model = train_on_clips(configs[selected], d.train, d.val, cfg).model
+        save_checkpoint(saved, TimbreClassifier(model, d.train.front_end, classes).to_checkpoint())
     confusions(model, {n: tests[n] for n in REAL_TESTS if n in tests}, classes, selected, seed, out_dir)
     md = markdown_table(result)
     plot(result, out_dir)

@@ -291,18 +291,24 @@ def evaluate_checkpoint(args, prov) -> int:
         raise BadParameterError(f"{path}: a timbre CNN over other classes than the taxonomy's")
     tests, real = build_tests(clf.front_end, test_specs(args.quick), args.quick)
     scores = evaluate(model, tests, TD.CLASSES_WITH_NONE)
+    via_classify = {n: classify_scores(clf, real[n]) for n in REAL_TESTS if real.get(n) and clf.classes == TD.CLASSES_WITH_NONE}
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     from timbrelab.io_utils import file_sha256
 
     result = {"benchmark": "timbre-cnn --evaluate", "provenance": prov, "checkpoint": str(args.evaluate), "sha256": file_sha256(path),
               "manifest": info("timbre_cnn") if args.evaluate == "shipped" else None, "classes": list(clf.classes),
-              "clips": {k: w.n_clips for k, w in tests.items()}, "scores": scores}
+              "clips": {k: w.n_clips for k, w in tests.items()}, "scores": scores, "via_classify": via_classify}
     lines = [f"Scores of `{args.evaluate}` (sha256 {result['sha256'][:12]}, {len(clf.classes)} outputs), no training:", "",
              "| test | accuracy | top-3 | macro-F1 | micro-F1 | no-instrument rate |", "|---|---|---|---|---|---|"]
     for t, sc in scores.items():
         cells = [f"{sc[k]:.3f}" if k in sc else "–" for k in ("accuracy", "top3", "macro_f1", "micro_f1", "no_instrument_rate")]
         lines.append(f"| {t} ({result['clips'][t]} clips) | " + " | ".join(cells) + " |")
+    if via_classify:
+        lines += ["", "The real sets through `timbrelab classify` (each file decoded and streamed as a user's file is; its `top`):", "",
+                  "| set | files | top-1 | top-3 | answered no instrument |", "|---|---|---|---|---|"]
+        for n, v in via_classify.items():
+            lines.append(f"| {n} | {v['files']} | {v['accuracy']:.3f} | {v['top3']:.3f} | {v['no_instrument']} |")
     from timbrelab.bench.provenance import markdown_footer
 
     md = "\n".join(lines) + "\n\n" + markdown_footer(prov) + "\n"
@@ -312,6 +318,21 @@ def evaluate_checkpoint(args, prov) -> int:
     print(md)
     print(f"wrote {json_path}, {out_dir / 'bench_timbre_cnn_eval.md'}")
     return 0
+
+
+def classify_scores(clf, recordings) -> dict:
+    """Top-1 / top-3 of ``timbrelab classify`` on real recordings (the user's path: file decoding,
+    streaming, the clip pooling and its "no instrument" answer): what a user who runs ``classify`` on
+    the set and counts sees."""
+    right = top3 = none = 0
+    for r in recordings:
+        c = clf.classify_file(r.path, top=3)
+        names = [n for n, _ in c.top]
+        right += bool(names) and names[0] == r.instrument
+        top3 += r.instrument in names
+        none += c.no_instrument
+    n = max(1, len(recordings))
+    return {"files": len(recordings), "accuracy": right / n, "top3": top3 / n, "no_instrument": none}
 
 
 def evaluate(model, tests: dict, classes) -> dict:

@@ -86,6 +86,8 @@ def provenance(command: str, packages=DEFAULT_PACKAGES, **extra) -> dict:
         "platform": platform.platform(),
         "machine": {"cpus": os.cpu_count(), "memory_gb": memory_gb()},
         "packages": package_versions(packages),
+        # training arithmetic is bit-reproducible only at a fixed thread count: record it where PyTorch is in use
+        **({"torch_threads": sys.modules["torch"].get_num_threads()} if "torch" in sys.modules else {}),
         **extra,
     }
 

@@ -183,7 +183,7 @@ def run(args) -> int:
         cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
         model = train_on_clips(configs[selected], d.train, d.val, cfg).model
         save_checkpoint(saved, TimbreClassifier(model, d.train.front_end, classes).to_checkpoint())
-    confusions(model, {n: tests[n] for n in REAL_TESTS if n in tests}, classes, selected, seed, out_dir)
+    confusions(model, {n: tests[n] for n in REAL_TESTS if n in tests}, classes, f"{selected} (seed {seed})", out_dir)
     md = markdown_table(result)
     plot(result, out_dir)
     atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
@@ -294,6 +294,8 @@ def evaluate_checkpoint(args, prov) -> int:
     via_classify = {n: classify_scores(clf, real[n]) for n in REAL_TESTS if real.get(n) and clf.classes == TD.CLASSES_WITH_NONE}
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    confusions(model, {n: tests[n] for n in REAL_TESTS if n in tests}, TD.CLASSES_WITH_NONE,
+               "shipped timbre CNN" if args.evaluate == "shipped" else Path(args.evaluate).name, out_dir)
     from timbrelab.io_utils import file_sha256
 
     result = {"benchmark": "timbre-cnn --evaluate", "provenance": prov, "checkpoint": str(args.evaluate), "sha256": file_sha256(path),
@@ -316,7 +318,7 @@ def evaluate_checkpoint(args, prov) -> int:
     atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
     atomic_write_text(out_dir / "bench_timbre_cnn_eval.md", md)
     print(md)
-    print(f"wrote {json_path}, {out_dir / 'bench_timbre_cnn_eval.md'}")
+    print(f"wrote {json_path}, {out_dir / 'bench_timbre_cnn_eval.md'}, confusion_*.png")
     return 0
 
 
@@ -409,7 +411,7 @@ def goals(models: dict, selected: str) -> dict:
     return g
 
 
-def confusions(model, tests: dict, classes, name: str, seed: int, out_dir: Path) -> None:
+def confusions(model, tests: dict, classes, title: str, out_dir: Path) -> None:
     from timbrelab.eval.classification import confusion
     from timbrelab.plots import confusion_matrix
     from timbrelab.timbre_cnn.evaluate import clip_probabilities
@@ -421,7 +423,7 @@ def confusions(model, tests: dict, classes, name: str, seed: int, out_dir: Path)
         remap = {c: i for i, c in enumerate(used)}
         cm = confusion(np.array([remap[x] for x in w.labels]), np.array([remap[x] for x in pred]), len(used))
         cm = cm[[remap[c] for c in true]]  # rows: the classes the set has; columns: every answer given
-        confusion_matrix(cm, [classes[c] for c in used], f"{name} (seed {seed}): {t} real recordings", out_dir / f"confusion_{t}.png",
+        confusion_matrix(cm, [classes[c] for c in used], f"{title}: {t} real recordings", out_dir / f"confusion_{t}.png",
                          true_names=[classes[c] for c in true])
 
 

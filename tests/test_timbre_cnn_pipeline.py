@@ -159,6 +159,30 @@ def test_bench_quick_writes_every_metric(bench_run):
     assert len(list((run.out_dir / "runs").glob("dieleman-1x-seed*.safetensors"))) == 2  # with their weights
 
 
+@pytest.mark.slow
+@needs_synth
+def test_bench_with_every_run_kept_rebuilds_no_data_and_gives_the_same_table(bench_run, cli, tmp_path, monkeypatch):
+    """What a fresh clone does with the committed runs: the table again, no corpus built, no training."""
+    import json
+    import shutil
+
+    run = bench_run("timbre-cnn")
+    runs = tmp_path / "runs"
+    shutil.copytree(run.out_dir / "runs", runs)
+    for w in runs.glob("*seed1*.safetensors"):  # the selected run's weights (seed 0) are what the confusion matrices need
+        w.unlink()
+    monkeypatch.setenv("TIMBRELAB_CACHE", str(tmp_path / "empty-cache"))
+    out = tmp_path / "again"
+    code, _, err = cli(*run.argv[:run.argv.index("--out")], "--out", out, "--runs", runs)
+    assert code == 0, err
+    assert not (tmp_path / "empty-cache").exists() or not any((tmp_path / "empty-cache").rglob("*.npy"))  # nothing rendered
+    again = json.loads((out / "bench_timbre_cnn.json").read_text())
+    assert again["models"] == run.report["models"] and again["clips"] == run.report["clips"]
+    assert again["confusion_matrices_of"] == "dieleman-1x seed 0" and (out / "confusion_medley.png").exists()
+    before = (run.out_dir / "bench_timbre_cnn.md").read_text().split("Total run time")[0]
+    assert (out / "bench_timbre_cnn.md").read_text().split("Total run time")[0] == before  # the same table
+
+
 @needs_synth
 def test_cli_classify_with_the_shipped_model(cli, tmp_path):
     from timbrelab import weights

@@ -110,7 +110,7 @@ def run(args) -> int:
     from timbrelab.timbre_cnn.models import paper_configs
     from timbrelab.ml.checkpoint import load_checkpoint, save_checkpoint
     from timbrelab.timbre_cnn.classify import TimbreClassifier
-    from timbrelab.timbre_cnn.train import corpus_data, train_config_of, train_on_clips
+    from timbrelab.timbre_cnn.train import corpus_data, train_config_of
 
     classes = TD.CLASSES_WITH_NONE
     configs = paper_configs(len(classes))
@@ -130,17 +130,29 @@ def run(args) -> int:
     json_path = Path(args.json) if args.json else out_dir / "bench_timbre_cnn.json"
     t0 = time.perf_counter()
 
-    d = corpus_data(t_section)
     tspecs = test_specs(args.quick)
-    tests, real = build_tests(d.train.front_end, tspecs, args.quick)
+    real = real_recordings(args.quick)
+    test_data = {k: spec_as_dict(s) if s.kind == "corpus" else spec_dict(s) for k, s in tspecs.items()}
+    cfg0 = train_config_of(t_section)
+    runs_key = _key(t_section, test_data, [r.path.name for rs in real.values() for r in rs])
+    jobs = [(n, s) for n in names for s in args.seeds]
+    run_path = {j: runs_dir / f"{j[0]}-seed{j[1]}-{runs_key}.json" for j in jobs}
+    # what the corpus and the tests hold, kept beside the runs: with every run done, the table needs no data build
+    summary_path = runs_dir / f"data-{runs_key}.json"
+    d = tests = None
+    if not all(p.exists() for p in run_path.values()) or not summary_path.exists():
+        d = corpus_data(t_section)
+        tests, real = build_tests(d.train.front_end, tspecs, args.quick)
+        summary = {"data": {**d.specs, **test_data}, "validation_source": d.validation_source,
+                   "clips": {"train": d.train.n_clips, "left_out_twins": d.left_out_twins, "validation": d.val.n_clips,
+                             **{k: w.n_clips for k, w in tests.items()}}}
+        atomic_write_text(summary_path, json.dumps(summary, indent=1, default=float))
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
     data_seconds = time.perf_counter() - t0
 
-    cfg0 = train_config_of(t_section)
-    runs_key = _key(t_section, {k: spec_as_dict(s) if s.kind == "corpus" else spec_dict(s) for k, s in tspecs.items()}, [r.path.name for rs in real.values() for r in rs])
     runs, kept = {}, {}
-    jobs = [(n, s) for n in names for s in args.seeds]
     for name, seed in tqdm(jobs, desc="bench timbre-cnn", unit="run"):
-        path = runs_dir / f"{name}-seed{seed}-{runs_key}.json"
+        path = run_path[(name, seed)]
         if path.exists():
             runs[(name, seed)] = json.loads(path.read_text(encoding="utf-8"))
             continue
@@ -154,36 +166,42 @@ def run(args) -> int:
 
     models = {n: aggregate([runs[(n, s)] for s in args.seeds]) for n in names}
     selected = max(models, key=lambda n: (models[n]["val_accuracy"]["mean"], -models[n]["params"]))
+    # confusion matrices of the selected architecture's seed-0 (or first) run on the real sets, from its kept weights
+    seed = args.seeds[0]
+    saved = runs_dir / f"{selected}-seed{seed}-{runs_key}.safetensors"
+    model, front_end = kept.get((selected, seed)), d.train.front_end if d is not None else None
+    if model is None and saved.exists():
+        clf = TimbreClassifier.from_checkpoint(load_checkpoint(saved))
+        model, front_end = clf.model, clf.front_end
+    if model is not None:
+        real_tests = {n: tests[n] for n in REAL_TESTS if n in tests} if tests is not None else \
+            {n: TD.from_recordings(real[n], front_end, classes=classes) for n in REAL_TESTS if real.get(n)}
+        confusions(model, real_tests, classes, f"{selected} (seed {seed})", out_dir)
+        drawn = f"{selected} seed {seed}"
+    else:  # a run kept by an older bench, without its weights: retraining it would not give its bits back on another thread count
+        drawn = None
+        print(f"no confusion matrices: the weights of {selected} seed {seed} were not kept (an older bench's run); "
+              "`timbrelab bench timbre-cnn --evaluate shipped` draws the shipped model's")
     result = {
         "benchmark": "timbre-cnn",
         "provenance": prov,
         "classes": list(classes),
         "seeds": list(args.seeds),
-        "data": {**d.specs, **{k: spec_as_dict(s) if s.kind == "corpus" else spec_dict(s) for k, s in tspecs.items()}},
-        "validation_source": d.validation_source,
-        "coverage": coverage_report(d.validation_source),
-        "clips": {"train": d.train.n_clips, "left_out_twins": d.left_out_twins, "validation": d.val.n_clips, **{k: w.n_clips for k, w in tests.items()}},
+        "data": summary["data"],
+        "validation_source": summary["validation_source"],
+        "coverage": coverage_report(summary["validation_source"]),
+        "clips": summary["clips"],
         "real_recordings": {n: [{"file": r.path.name, "instrument": r.instrument} for r in rs] for n, rs in real.items()},
         "train_config": cfg0.to_dict(),
         "models": models,
         "runs": [runs[j] for j in jobs],
         "selected_by_validation": selected,
+        "confusion_matrices_of": drawn,
         "paper_irmas": [{"model": m, "params": p, "micro_f1": a, "macro_f1": b} for m, p, a, b in PAPER_IRMAS],
         "goals": goals(models, selected),
         "seconds": {"data": round(data_seconds, 1), "total": round(time.perf_counter() - t0, 1),
                     "training": round(sum(runs[j]["training_seconds"] for j in jobs), 1)},
     }
-    # confusion matrices of the selected architecture's seed-0 (or first) run on the real sets
-    seed = args.seeds[0]
-    model = kept.get((selected, seed))
-    saved = runs_dir / f"{selected}-seed{seed}-{runs_key}.safetensors"
-    if model is None and saved.exists():
-        model = TimbreClassifier.from_checkpoint(load_checkpoint(saved)).model
-    if model is None:  # a run kept by an older bench, without its weights: train it again (same seed, same bits), keep them
-        cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
-        model = train_on_clips(configs[selected], d.train, d.val, cfg).model
-        save_checkpoint(saved, TimbreClassifier(model, d.train.front_end, classes).to_checkpoint())
-    confusions(model, {n: tests[n] for n in REAL_TESTS if n in tests}, classes, f"{selected} (seed {seed})", out_dir)
     md = markdown_table(result)
     plot(result, out_dir)
     atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
@@ -205,10 +223,20 @@ def coverage_report(validation_source: str) -> dict:
             "one_independent_source": sorted(c for c, v in independent.items() if len(v) < 2)}
 
 
+def real_recordings(quick: bool = False) -> dict:
+    """The real test recordings by set (``medley``, ``debian``, ``no-instrument``); ``quick``: a few of each."""
+    from timbrelab.sounds.recordings import real_set
+    from timbrelab.timbre_cnn import data as TD
+
+    real = {n: real_set(n) for n in (*REAL_TESTS, "no-instrument")}
+    if quick:
+        real = {n: [r for r in rs if r.instrument in QUICK_INSTRUMENTS + (TD.NO_INSTRUMENT,)][:4] for n, rs in real.items()}
+    return real
+
+
 def build_tests(front_end, tspecs: dict, quick: bool = False) -> tuple[dict, dict]:
     """The test sets as windows (``notes``, ``phrases``, ``mixes``, ``medley``, ``debian``, ``none``) and the real recordings behind them."""
     from timbrelab.sounds.datasets import build
-    from timbrelab.sounds.recordings import real_set
     from timbrelab.timbre_cnn import data as TD
 
     classes = TD.CLASSES_WITH_NONE
@@ -226,9 +254,7 @@ def build_tests(front_end, tspecs: dict, quick: bool = False) -> tuple[dict, dic
         "phrases": test_corpus.subset(np.flatnonzero((style != "note") & ~is_none)).windows(),
         "mixes": TD.from_dataset(build(tspecs["test_mixes"]), front_end, classes=classes),
     }
-    real = {n: real_set(n) for n in (*REAL_TESTS, "no-instrument")}
-    if quick:
-        real = {n: [r for r in rs if r.instrument in QUICK_INSTRUMENTS + (TD.NO_INSTRUMENT,)][:4] for n, rs in real.items()}
+    real = real_recordings(quick)
     for n in REAL_TESTS:
         if real[n]:
             tests[n] = TD.from_recordings(real[n], front_end, classes=classes)
@@ -469,6 +495,8 @@ def markdown_table(r: dict) -> str:
     for c in g["seed_claim"]["comparisons"]:
         lines.append(f"Seed claim vs {c['small_rect']}: multi-layer notes macro-F1 {c['multi_layer_macro_f1']:.3f} vs {c['small_rect_macro_f1']:.3f}, "
                      f"parameters ×{c['param_ratio']:.2f} — {'met' if c['met'] else 'not met'}.")
+    lines.append(f"Confusion matrices (confusion_medley.png, confusion_debian.png): {r['confusion_matrices_of']}." if r.get("confusion_matrices_of")
+                 else "No confusion matrices here: the selected run's weights were not kept; `--evaluate shipped` draws the shipped model's.")
     from timbrelab.bench.provenance import markdown_footer
 
     lines += ["", markdown_footer(r["provenance"])]

@@ -169,13 +169,13 @@ def run(args) -> int:
     # confusion matrices of the selected architecture's seed-0 (or first) run on the real sets, from its kept weights
     seed = args.seeds[0]
     saved = runs_dir / f"{selected}-seed{seed}-{runs_key}.safetensors"
-    model, front_end = kept.get((selected, seed)), d.train.front_end if d is not None else None
+    model = kept.get((selected, seed))
     if model is None and saved.exists():
         clf = TimbreClassifier.from_checkpoint(load_checkpoint(saved))
-        model, front_end = clf.model, clf.front_end
-    if model is not None:
+        model = clf.model
+    if model is not None:  # the real sets' windows: from the tests when built, else decoded now (model from its saved checkpoint)
         real_tests = {n: tests[n] for n in REAL_TESTS if n in tests} if tests is not None else \
-            {n: TD.from_recordings(real[n], front_end, classes=classes) for n in REAL_TESTS if real.get(n)}
+            {n: TD.from_recordings(real[n], clf.front_end, classes=classes) for n in REAL_TESTS if real.get(n)}
         confusions(model, real_tests, classes, f"{selected} (seed {seed})", out_dir)
         drawn = f"{selected} seed {seed}"
     else:  # a run kept by an older bench, without its weights: retraining it would not give its bits back on another thread count

@@ -312,7 +312,7 @@ def _build(spec, folder: Path, progress: bool | None, root: Path | None = None, 
     from tqdm import tqdm
 
     from timbrelab.data.cache import DataError
-    from timbrelab.parallel import ProcessExecutor, SerialExecutor, cpu_count
+    from timbrelab.parallel import cpu_count, make_executor
 
     if spec.kind == "corpus":
         task, sr = _ShardTask(spec, folder), spec.sample_rate
@@ -329,7 +329,7 @@ def _build(spec, folder: Path, progress: bool | None, root: Path | None = None, 
     if workers == 1:
         task.on_clip = bar.update  # clip by clip in this process; shard by shard from workers
     try:
-        with (SerialExecutor() if workers == 1 else ProcessExecutor(workers)) as executor:
+        with make_executor(workers) as executor:
             for s, ok, value in executor.run(task, todo):
                 if not ok:
                     raise DataError(f"building {spec.name}: shard {s} failed: {value}")
@@ -337,7 +337,7 @@ def _build(spec, folder: Path, progress: bool | None, root: Path | None = None, 
                     bar.update(shards[s][1] - shards[s][0])
     finally:
         bar.close()
-    counts = [len(json.loads((folder / f"rows-{s:05d}.json").read_text(encoding="utf-8"))) for s in range(len(shards))]
+    counts = [b - a for a, b in shards]  # every shard holds its rows, silent clips flagged, not dropped
     return {"shards": len(shards), "shard_counts": counts, "sample_rate": sr, "items": len(task.rows())}
 
 

@@ -29,7 +29,7 @@ def cli(capsys):
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
+def timbrelab_cache(tmp_path, monkeypatch):
     """timbrelab's cache (``$TIMBRELAB_CACHE``) in this test's folder; its path."""
     root = tmp_path / "cache"
     monkeypatch.setenv("TIMBRELAB_CACHE", str(root))

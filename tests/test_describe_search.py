@@ -26,7 +26,7 @@ BRIGHT_WORDS = {"bright", "tinny", "crisp", "shrill", "thin"}
 DARK_WORDS = {"dark", "boomy", "bassy", "warm", "deep"}
 
 
-pytestmark = pytest.mark.usefixtures("cache")  # timbrelab's cache in each test's own folder (conftest.cache)
+pytestmark = pytest.mark.usefixtures("timbrelab_cache")  # timbrelab's cache in each test's own folder (conftest.timbrelab_cache)
 
 
 @pytest.fixture
@@ -141,9 +141,9 @@ def test_embed_prints_the_embedders_vectors(cli, sounds, tmp_path):
 # ------------------------------------------------------------------------------------- search
 
 
-def index_files(cache: Path) -> list[Path]:
+def index_files(root: Path) -> list[Path]:
     """The index folders in the cache (each holds meta.sqlite and vectors.usearch)."""
-    return sorted(p.parent for p in (cache / "search").rglob("meta.sqlite")) if (cache / "search").exists() else []
+    return sorted(p.parent for p in (root / "search").rglob("meta.sqlite")) if (root / "search").exists() else []
 
 
 def search(cli, *args):
@@ -152,7 +152,7 @@ def search(cli, *args):
     return code, (json.loads(out) if out else None), err, describe_toys.CALLS["audio"] - before
 
 
-def test_search_ranks_and_updates_its_index_incrementally(cli, tmp_path, cache):
+def test_search_ranks_and_updates_its_index_incrementally(cli, tmp_path, timbrelab_cache):
     root = tmp_path / "library"
     describe_toys.write_sounds(root / "pads")
     describe_toys.write_sounds(root / "keys")
@@ -170,7 +170,7 @@ def test_search_ranks_and_updates_its_index_incrementally(cli, tmp_path, cache):
     scores = [r["score"] for r in j["results"]]
     assert scores == sorted(scores, reverse=True) and [r["rank"] for r in j["results"]] == list(range(1, 7))
     assert j["results"][0]["path"] == str(root / "keys" / "bright.wav")
-    assert len(index_files(cache)) == 1 and j["index"] == str(index_files(cache)[0])
+    assert len(index_files(timbrelab_cache)) == 1 and j["index"] == str(index_files(timbrelab_cache)[0])
 
     # nothing changed: nothing embedded, same ranking for the same query; another query reuses it too
     code, j2, err, embedded = search(cli, "bright", root)
@@ -222,7 +222,7 @@ def test_search_ranks_and_updates_its_index_incrementally(cli, tmp_path, cache):
     assert not [p for p in root.rglob("*") if p.suffix in (".npz", ".sqlite", ".usearch", ".lock")]
 
 
-def test_a_damaged_index_is_rebuilt_and_another_embedder_gets_its_own(cli, sounds, cache):
+def test_a_damaged_index_is_rebuilt_and_another_embedder_gets_its_own(cli, sounds, timbrelab_cache):
     folder = sounds["bright"].parent
     code, j, err, _ = search(cli, "bright", folder)
     for name in ("meta.sqlite", "vectors.usearch"):  # each of its two files cut short, as by a full disk
@@ -235,10 +235,10 @@ def test_a_damaged_index_is_rebuilt_and_another_embedder_gets_its_own(cli, sound
 
     # another fingerprint: another index, not a reuse of this one's vectors
     code, out, err = cli("search", "bright", folder, "--json", "--embedder", TOY, "--embedder-option", "fingerprint=toy-v2")
-    assert code == 0 and json.loads(out)["embedded"] == 3 and len(index_files(cache)) == 2
+    assert code == 0 and json.loads(out)["embedded"] == 3 and len(index_files(timbrelab_cache)) == 2
 
 
-def test_an_interrupted_first_run_keeps_what_it_embedded(sounds, cache):
+def test_an_interrupted_first_run_keeps_what_it_embedded(sounds, timbrelab_cache):
     from timbrelab.probe.search import update_index
 
     class Stops(BandEmbedder):  # Ctrl-C while the third file is embedded
@@ -274,7 +274,7 @@ def test_search_errors_are_one_line(cli, tmp_path, make, args, needle):
 
 
 @pytest.mark.parametrize("command", [("describe", "{f}"), ("embed", "{f}"), ("search", "bright", "{d}")])
-def test_a_missing_embedder_is_one_line_and_nothing_is_read(cli, sounds, monkeypatch, command, cache):
+def test_a_missing_embedder_is_one_line_and_nothing_is_read(cli, sounds, monkeypatch, command, timbrelab_cache):
     from timbrelab.probe import embedders
 
     monkeypatch.delitem(embedders.BUILTIN_EMBEDDERS, "timbreclap", raising=False)  # as before TimbreCLAP ships
@@ -285,7 +285,7 @@ def test_a_missing_embedder_is_one_line_and_nothing_is_read(cli, sounds, monkeyp
     assert code == 2
     code, out, err = cli(*args, "--embedder", "no_such_package_xyz:make")
     one_line_error(code, out, err, "embedder 'no_such_package_xyz:make': cannot import no_such_package_xyz")
-    assert not (cache / "search").exists()  # no index was started
+    assert not (timbrelab_cache / "search").exists()  # no index was started
 
 
 def test_the_service_loads_the_embedder_once_and_keeps_it(sounds):

@@ -26,7 +26,7 @@ TOY = "describe_toys:band_embedder"
 TESTS = Path(__file__).parent
 
 
-pytestmark = pytest.mark.usefixtures("cache")  # timbrelab's cache in each test's own folder (conftest.cache)
+pytestmark = pytest.mark.usefixtures("timbrelab_cache")  # timbrelab's cache in each test's own folder (conftest.timbrelab_cache)
 
 
 @pytest.fixture
@@ -122,10 +122,10 @@ def test_index_updates_incrementally(cli, library, tmp_path):
     assert counts(j) == (12, 11, 0, 0, 1) and embedded == 11  # the broken file is tried again too (it fails)
 
 
-def test_the_default_index_lives_in_the_cache_and_an_old_npz_is_replaced(cli, library, cache):
+def test_the_default_index_lives_in_the_cache_and_an_old_npz_is_replaced(cli, library, timbrelab_cache):
     from timbrelab.probe.search import index_path
 
-    where = index_path("toy-bands", library.resolve(), cache)
+    where = index_path("toy-bands", library.resolve(), timbrelab_cache)
     where.parent.mkdir(parents=True)
     where.with_suffix(".npz").write_bytes(b"an index of format /1")
     code, out, err, embedded = run(cli, "index", library)

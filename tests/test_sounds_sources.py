@@ -166,3 +166,17 @@ def test_midi_writer():
     assert track.endswith(b"\x83\x60\xff\x2f\x00")  # end of track at 960 ticks = 1 s
     with pytest.raises(BadParameterError):
         midi.note_on(16, 60, 100)
+
+
+@pytest.mark.parametrize("name", ["MuseScore_General", "sf_GMbank"])
+def test_samples_loaded_on_demand_sound_the_same_as_preloaded(name):
+    """Renderers load only the selected presets' samples (fast to open, an sf3 especially); bulk builds
+    preload every sample. The audio must not depend on which, bit for bit, across program changes."""
+    need(name)
+    perf = busy_performance()
+    outs = []
+    for preload in (False, True):
+        with Renderer(name, SR, preload=preload) as r:
+            outs.append([r.render(p, perf, 0.3) for p in (0, 40, 73, 0)])
+    for a, b in zip(*outs):
+        assert np.abs(a).max() > 0.01 and np.array_equal(a, b)

@@ -14,8 +14,9 @@ Sections (``--only`` picks some; new sections register in ``SECTIONS``):
 - **encode** — ``apply "warm"`` on a 3-minute file to WAV, FLAC, MP3 and OGG: what each format adds to
   the WAV run, against ffmpeg encoding the same audio to the same format and bit rate (issue 16).
 - **commands** — every command on standard inputs (apply with a map and a model word, classify of a
-  3-minute file, render of a note and of a phrase, describe, separate, explore interpolate): its first
-  run in the bench and the median of the next runs (warm).
+  3-minute file, render of a note and of a phrase, describe, separate, explore interpolate, index of the
+  97 shipped Medley-solos-DB clips from no index, search of that index): its first run in the bench and
+  the median of the next runs (warm).
 - **classify** — ``timbrelab classify`` peak memory and wall time on 10 s, 3 min and 20 min files
   (the bundled clip looped, stereo 44.1 kHz 16-bit WAV, written to a temporary folder).
   Target: memory does not grow with length (20 min within 50 MB of 10 s).
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -284,7 +286,24 @@ def command_cases(workdir: Path) -> dict[str, list[str]]:
         "separate the duet (violin)": ["separate", str(duet), "the violin", "-o", str(workdir / "c-violin.wav"), "-q"],
         "explore interpolate (violin → trumpet)": ["explore", "interpolate", "--source", "violin", "--target", "trumpet", "--pitch", "67",
                                                    "-o", str(workdir / "c-explore")],
+        INDEX_CASE: ["index", str(workdir / "library"), "--index", str(workdir / "c-index"), "-q", "--json"],
+        "search the index (\"warm mellow pad\")": ["search", "warm mellow pad", "--index", str(workdir / "c-index"), "--json"],
     }
+
+
+#: the index case starts from no index on every run (a first build), and leaves the index the search case reads
+INDEX_CASE = "index 97 real clips (a first build)"
+
+
+def write_library(folder: Path) -> None:
+    """The library the index case embeds: the 97 Medley-solos-DB clips shipped with the package (FLAC, ~3 s each)."""
+    import shutil
+
+    from timbrelab.sounds.recordings import medley
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for r in medley():
+        shutil.copyfile(r.path, folder / r.path.name)
 
 
 def measure_commands(args, workdir: Path, progress: Callable[[str], None]) -> dict:
@@ -294,11 +313,15 @@ def measure_commands(args, workdir: Path, progress: Callable[[str], None]) -> di
     if not (workdir / "classify-180s.wav").exists():
         progress("writing a 3 min file")
         write_looped_wav(workdir / "classify-180s.wav", 180.0)
+    if not (workdir / "library").exists():
+        write_library(workdir / "library")
     out = {}
     for name, argv in command_cases(workdir).items():
         runs = []
         for k in range(1 + args.command_repeats):
             progress(f"{name} {'cold' if k == 0 else f'warm {k}/{args.command_repeats}'}")
+            if name == INDEX_CASE:
+                shutil.rmtree(workdir / "c-index", ignore_errors=True)
             r = run_cli(argv, workdir)
             if r.exit_code != 0:
                 raise RuntimeError(f"bench speed: `timbrelab {' '.join(argv[:2])} …` exited {r.exit_code}")

@@ -362,7 +362,7 @@ class _CorpusRenderer:
         if source not in self.renderers:
             for r in self.renderers.values():  # rows come source by source: keep one synth open
                 r.close()
-            self.renderers = {source: open_renderer(source, self.spec.sample_rate)}
+            self.renderers = {source: open_renderer(source, self.spec.sample_rate, preload=True)}
         return self.renderers[source]
 
     def __call__(self, index: int, row: dict):

@@ -284,7 +284,7 @@ def _render(spec, folder: Path, progress: bool | None) -> dict:
     keep = np.ones(len(rows), bool)
     bar = tqdm(total=len(rows), desc=f"render {spec.name}", unit="item", disable=(progress is False) or None)
     for sf in dict.fromkeys(r["soundfont"] for r in rows):  # one fresh renderer per soundfont, fixed order
-        with Renderer(sf, spec.sample_rate) as renderer:
+        with Renderer(sf, spec.sample_rate, preload=True) as renderer:
             for i, row in enumerate(rows):
                 if row["soundfont"] != sf:
                     continue

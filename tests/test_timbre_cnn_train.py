@@ -1,5 +1,5 @@
-"""Timbre CNN training on the one training loop (``timbrelab.ml.train.fit``): the weights are
-bit-identical to those of the hand-written loop it replaced.
+"""Timbre CNN training on the one training loop (``timbrelab.ml.train.fit``): the runs match those of the
+hand-written loop it replaced (bit for bit on a CPU like the recording machine's; to float rounding on others).
 
 ``tests/data/timbre_cnn_train_reference.safetensors`` holds the final weights and per-epoch history
 of two short seeded runs on the synthetic set below, recorded with the previous loop (commit
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 REFERENCE = Path(__file__).parent / "data" / "timbre_cnn_train_reference.safetensors"
+REFERENCE_THREADS = 2  # PyTorch intra-op threads the reference was recorded with (set for the run, whatever the cores)
 
 
 def tiny_windows(seed=0, n_clips=24, classes=("violin", "flute", "piano")):
@@ -49,15 +50,22 @@ def runs():
 
 def train_runs():
     """Train every run on the synthetic set: {name: (state_dict as numpy, best_epoch, history)}."""
+    import torch
+
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.train import train_model
 
     train, val = TD.split_validation(tiny_windows(), 0.25, seed=0)
     out = {}
-    for name, model_config, train_config in runs():
-        r = train_model(model_config, train, val, train_config, progress=False)
-        state = {k: v.detach().numpy().copy() for k, v in r.model.state_dict().items()}
-        out[name] = (state, r.best_epoch, r.history)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(REFERENCE_THREADS)  # the bits depend on the thread count, not on the machine's cores
+    try:
+        for name, model_config, train_config in runs():
+            r = train_model(model_config, train, val, train_config, progress=False)
+            state = {k: v.detach().numpy().copy() for k, v in r.model.state_dict().items()}
+            out[name] = (state, r.best_epoch, r.history)
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
@@ -77,7 +85,12 @@ if __name__ == "__main__" and "--record" in sys.argv:
 
 
 @pytest.mark.slow
-def test_training_is_bit_identical_to_the_recorded_loop():
+def test_training_matches_the_recorded_loop_and_repeats_bit_for_bit():
+    """The one loop reproduces the hand-written loop's runs: the same epochs, validation accuracies and
+    best epoch, and the same weights and losses up to float rounding. Bit equality with the recording
+    holds only on a CPU like the recording machine's: oneDNN picks its kernels by instruction set
+    (AVX2, AVX-512, AMX), which changes the last bits. Bit equality is asserted where it holds
+    everywhere: two runs on this machine."""
     from safetensors import safe_open
 
     with safe_open(str(REFERENCE), "np") as f:
@@ -91,10 +104,17 @@ def test_training_is_bit_identical_to_the_recorded_loop():
         assert best_epoch < len(history), name  # early stopping restored an earlier epoch's weights
         for h, r in zip(history, ref["history"]):
             assert h["epoch"] == r["epoch"] and h["val_accuracy"] == r["val_accuracy"], name
-            assert h["train_loss"] == pytest.approx(r["train_loss"], rel=1e-12), name
+            assert h["train_loss"] == pytest.approx(r["train_loss"], rel=1e-5), name
         assert set(state) == {k.split("/", 1)[1] for k in want if k.startswith(name + "/")}, name
         for k, v in state.items():
-            np.testing.assert_array_equal(v, want[f"{name}/{k}"], err_msg=f"{name}: {k}")
+            # atol: a convolution's bias before a batch norm has no effect on the output, so rounding drives it
+            # (seen: 1.6e-3 off on an AMX CPU); every other tensor agrees to < 5e-4, where another seed differs by ~0.1
+            np.testing.assert_allclose(v, want[f"{name}/{k}"], rtol=1e-3, atol=2e-3, err_msg=f"{name}: {k}")
+    again = train_runs()
+    for name, (state, best_epoch, history) in got.items():
+        assert again[name][1] == best_epoch and [h["train_loss"] for h in again[name][2]] == [h["train_loss"] for h in history], name
+        for k, v in state.items():
+            np.testing.assert_array_equal(v, again[name][0][k], err_msg=f"{name}: {k}")
 
 
 # ------------------------------------------------------------------------------- the recipe
@@ -217,9 +237,15 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     assert state.exists() and ck.load_training_state(state)["epoch"] == 2
     monkeypatch.setattr(ck, "save_training_state", real_save)
     resumed = train_on_clips(mc, maps, val, cfg, progress=False, state_path=state)
-    assert not state.exists()
+    assert state.exists() and ck.load_training_state(state)["epoch"] == 4  # kept: the caller deletes it once its results are written
     assert resumed.best_epoch == whole.best_epoch and len(resumed.history) == len(whole.history) == 4
     for a, b in zip(resumed.history, whole.history):
         assert a["val_accuracy"] == b["val_accuracy"] and a["train_loss"] == b["train_loss"]
     for k, v in whole.model.state_dict().items():
         assert torch.equal(v, resumed.model.state_dict()[k]), k
+    # stopped after training but before its results were written: the finished state returns the same model, no epoch again
+    monkeypatch.setattr(ck, "save_training_state", save_then_stop)
+    again = train_on_clips(mc, maps, val, cfg, progress=False, state_path=state)
+    assert len(saves) == 2 and again.best_epoch == whole.best_epoch and len(again.history) == 4
+    for k, v in whole.model.state_dict().items():
+        assert torch.equal(v, again.model.state_dict()[k]), k

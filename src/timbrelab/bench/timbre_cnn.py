@@ -161,6 +161,7 @@ def run(args) -> int:
         # the weights beside the scores (written first): a resumed bench draws its confusion matrices without retraining
         save_checkpoint(path.with_suffix(".safetensors"), TimbreClassifier(model, d.train.front_end, classes).to_checkpoint())
         atomic_write_text(path, json.dumps(row, indent=1, default=float))
+        path.with_suffix(".state.safetensors").unlink(missing_ok=True)  # only now: a run stopped while being scored resumes finished
         runs[(name, seed)] = row
         kept[(name, seed)] = model
 

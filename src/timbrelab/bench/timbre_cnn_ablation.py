@@ -145,6 +145,7 @@ def run(args) -> int:
                 continue
             row, _ = train_and_score(configs[model], d, tests, cfg0, seed, state_path=path.with_suffix(".state.safetensors"))
             atomic_write_text(path, json.dumps(row, indent=1, default=float))
+            path.with_suffix(".state.safetensors").unlink(missing_ok=True)  # only now: a run stopped while being scored resumes finished
             runs.append(row)
         rows[v] = summarise(runs, d)
     result = {

@@ -104,8 +104,9 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
     accuracy as in :func:`train_model`. Deterministic for a seed (one torch thread count).
 
     ``state_path``: a file for the training state after every epoch (the one checkpoint format); a run
-    that finds it there resumes from it and ends with the weights of an uninterrupted run (the file is
-    deleted when the run ends)."""
+    that finds it there resumes from it and ends with the weights of an uninterrupted run. The file is
+    kept when the run ends (a run that finds a finished state returns at once): the caller deletes it
+    once what it wanted from the run is safely written (a bench: the scored row)."""
     import torch
 
     from timbrelab.data.adapters import CropDataset
@@ -163,8 +164,6 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
     fitted = fit(model, loss_on, n, loop, opt, validate=lambda m: validation_accuracy(m, val), progress=progress,
                  desc=f"train {model.config.arch}", on_epoch=new_epoch, on_state=on_state, resume=resume)
     model = model.to(memory_format=torch.contiguous_format)
-    if state_path is not None:
-        state_path.unlink(missing_ok=True)
     history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_accuracy": h["score"], "seconds": h["seconds"]} for h in fitted.history]
     return TrainResult(model, history, fitted.best_epoch, fitted.seconds, train.front_end, train.classes)
 

@@ -335,7 +335,9 @@ def test_render_warns_outside_the_playable_range(cli, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_termination_leaves_no_temporary_files(tmp_path, sig):
-    write_audio(tmp_path / "in.wav", pink_noise(20.0, 44100, channels=2, seed=9), 44100, bit_depth="16")
+    # long enough that the signal lands mid-write on a fast machine too (20 s was done within the 0.2 s below
+    # on one: the handlers were already restored and the process died of the signal itself)
+    write_audio(tmp_path / "in.wav", pink_noise(120.0, 44100, channels=2, seed=9), 44100, bit_depth="16")
     out = tmp_path / "out"
     out.mkdir()
     cmd = [sys.executable, "-m", "timbrelab.cli", "apply", str(tmp_path / "in.wav"), "-o", str(out / "o.wav"),

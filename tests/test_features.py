@@ -1,9 +1,14 @@
-"""Shared feature front ends (``timbrelab.features``): the log-mel, windows and standardiser moved out
-of ``timbre_cnn`` give bit-identical outputs, and the complex STFT / iSTFT reconstructs perfectly.
+"""Shared feature front ends (``timbrelab.features``): the log-mel, windows and standardiser keep the
+outputs they had when they moved out of ``timbre_cnn``, and the complex STFT / iSTFT reconstructs perfectly.
 
-``tests/data/features_reference.npz`` holds outputs of the front end recorded from its previous home
-``timbrelab.timbre_cnn.frontend`` (commit dd3169c, ``python tests/test_features.py --record``, same
-torch 2.13.0+cpu build); ``test_moved_front_end_is_bit_identical`` compares with ``==``.
+The move itself (commit dd3169c) was checked bit for bit against the previous home
+``timbrelab.timbre_cnn.frontend``; that reference held SHA-256 digests, which only a CPU with the same
+vector instructions reproduces (PyTorch's kernels differ in the last bits between AVX2, AVX-512 and AMX
+machines: it failed on an AMX machine on 2026-11-25). ``tests/data/features_reference.npz`` now holds
+every output whole, recorded from ``timbrelab.features`` at the commit that introduced this docstring
+(``python tests/test_features.py --record``, torch 2.13.0+cpu; where the old reference had them whole,
+within 2e-4 of it), and the test compares to float rounding — far below what
+any change of the front end's arithmetic would move.
 """
 
 import sys
@@ -71,29 +76,9 @@ def reference_outputs(ns, make_config) -> dict:
     return out
 
 
-#: outputs stored whole (to see how far apart a failure is); the others are stored as SHA-256 of their bytes
-STORED_WHOLE = ("filterbank", "mono12k", "short", "n_frames", "std_mean", "std_std")
-
-
-def digest(a: np.ndarray) -> str:
-    import hashlib
-
-    a = np.ascontiguousarray(a)
-    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
-
-
 def record() -> None:
-    import timbrelab.timbre_cnn.frontend as ns  # the previous home (commit dd3169c)
-
-    out = {}
-    for k, v in reference_outputs(ns, lambda settings, frames: ns.FrontEndConfig(**settings, frames=frames)).items():
-        out[k if k.split("/")[1] in STORED_WHOLE else "sha256/" + k] = v if k.split("/")[1] in STORED_WHOLE else np.array(digest(v))
-    np.savez_compressed(REFERENCE, **out)
+    np.savez_compressed(REFERENCE, **reference_outputs(*front_end()))
     print(f"wrote {REFERENCE}")
-
-
-if __name__ == "__main__" and "--record" in sys.argv:
-    record()
 
 
 def front_end():
@@ -105,16 +90,16 @@ def front_end():
     return ns, lambda settings, frames: logmel.LogMelConfig(**settings)
 
 
-def test_moved_front_end_is_bit_identical():
+def test_front_end_outputs_are_those_recorded():
     ref = np.load(REFERENCE)
     got = reference_outputs(*front_end())
-    assert {k.removeprefix("sha256/") for k in ref.files} == set(got)
+    assert set(ref.files) == set(got)
     for k, v in got.items():
-        if k in ref.files:
+        assert v.dtype == ref[k].dtype and v.shape == ref[k].shape, k
+        if v.dtype.kind in "iub":
             np.testing.assert_array_equal(v, ref[k], err_msg=k)
-            assert v.dtype == ref[k].dtype, k
-        else:
-            assert digest(v) == str(ref["sha256/" + k]), k
+        else:  # log-mel values are O(1..10); a changed window, filterbank or offset moves them by O(0.1) or more
+            np.testing.assert_allclose(v, ref[k], rtol=1e-4, atol=1e-3, err_msg=k)
 
 
 # ------------------------------------------------------------------------------------ configs
@@ -353,3 +338,7 @@ def test_bad_front_end_settings_and_shapes_raise_project_errors():
         Standardizer(96).fit(np.zeros((4, 40, 128)))
     with pytest.raises(BadParameterError):
         Standardizer(96).fit(np.full((4, 96, 128), np.nan))
+
+
+if __name__ == "__main__" and "--record" in sys.argv:
+    record()

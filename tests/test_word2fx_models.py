@@ -1,5 +1,5 @@
-"""The word → effect regressors: the MLP trains on the one training loop (bit-identical to its old
-loop), and every regressor round-trips through its state (what a checkpoint stores)."""
+"""The word → effect regressors: the MLP trains on the one training loop (matching its old loop), and every
+regressor round-trips through its state (what a checkpoint stores)."""
 
 import sys
 from pathlib import Path
@@ -24,22 +24,49 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+#: how far a case may drift from the recording on a CPU with other vector instructions (AVX2 / AVX-512 /
+#: AMX kernels round differently): 15 epochs stay within 1e-7; early_stopping's 131 epochs amplify the
+#: rounding to ~0.02 in the weights (seen on an AMX machine), still far below what another loop or seed
+#: gives (~0.3). Its stopping epoch and history length are compared exactly.
+MLP_ATOL = {"early_stopping": 0.05}
+
+
 @pytest.mark.parametrize("case", list(R.MLP_CASES))
-def test_mlp_on_ml_train_is_bit_identical_to_its_old_loop(case, one_thread):
+def test_mlp_on_ml_train_matches_its_old_loop(case, one_thread):
     """tests/data/mlp_reference.npz was recorded from MLPRegressor's own hand-written loop
-    (scripts/record_reference.py mlp, commit in the file), before it moved onto timbrelab.ml.train.fit."""
+    (scripts/record_reference.py mlp, commit in the file), before it moved onto timbrelab.ml.train.fit:
+    bit for bit on a CPU like the recording machine's, to float rounding (MLP_ATOL) on others."""
     z = np.load(DATA / "mlp_reference.npz")
     model, X, Y, kw = R.mlp_case(case)
     model.fit(X, Y, **kw)
     state = model.net_.state_dict()
+    atol = MLP_ATOL.get(case, 1e-5)
     assert state and all(f"{case}/{k}" in z.files for k in state)
     for k, v in state.items():
-        assert np.array_equal(v.detach().numpy(), z[f"{case}/{k}"]), f"{case}: {k} differs"
+        np.testing.assert_allclose(v.detach().numpy(), z[f"{case}/{k}"], rtol=1e-4, atol=atol, err_msg=f"{case}: {k} differs")
     assert model.best_epoch_ == int(z[f"{case}/best_epoch"])
-    assert np.array_equal(np.array(model.history_, np.float64), z[f"{case}/history"])
-    assert np.array_equal(model.predict(X[:10]), z[f"{case}/predict"])
+    assert np.array(model.history_).shape == z[f"{case}/history"].shape
+    np.testing.assert_allclose(np.array(model.history_, np.float64), z[f"{case}/history"], rtol=max(1e-6, atol / 2))
+    np.testing.assert_allclose(model.predict(X[:10]), z[f"{case}/predict"], rtol=1e-4, atol=atol)
     if case == "early_stopping":  # the case really stops early and restores an earlier epoch
         assert len(model.history_) < R.MLP_CASES[case]["max_epochs"] and model.best_epoch_ < len(model.history_)
+
+
+def test_mlp_training_repeats_bit_for_bit(one_thread):
+    runs = []
+    for _ in range(2):
+        model, X, Y, kw = R.mlp_case("pca_head")
+        model.fit(X, Y, **kw)
+        runs.append((model.net_.state_dict(), model.history_))
+    assert runs[0][1] == runs[1][1]
+    for k, v in runs[0][0].items():
+        assert torch_equal(v, runs[1][0][k]), k
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
 
 
 def _data(seed=0, n=60, dim=8, k=5):

@@ -5,7 +5,7 @@ returns a JSON-able dict::
 
     {"command": "timbrelab bench speed", "date_utc": "2025-…Z",
      "git": {"commit": "3e0c272…", "dirty": True, "modified_files": 3},
-     "python": "3.11.7", "platform": "Linux-…", "machine": {"cpus": 2, "memory_gb": 23.5},
+     "python": "3.11.7", "platform": "Linux-…", "machine": {"cpus": 2, "memory_gb": 23.5, "cpu": "…", "vector_isa": "amx"},
      "packages": {"timbrelab": "0.1.0", "numpy": "2.4.6", "torch": "2.13.0+cpu"}}
 
 Package versions come from the installed distributions' metadata (``importlib.metadata``), so
@@ -68,6 +68,19 @@ def memory_gb() -> float | None:
     return None
 
 
+def cpu_info() -> dict:
+    """The CPU's model name and the widest vector instructions PyTorch's kernels may pick (``amx``,
+    ``avx512``, ``avx2`` or ``other``): training and inference bits depend on them (Linux; else {})."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), None)
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    isa = "amx" if "amx_tile" in flags else "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "other"
+    return {"cpu": model, "vector_isa": isa}
+
+
 def command_line(bench: str, argv: list[str] | None = None) -> str:
     """``timbrelab bench BENCH ARGS…``: from ``argv`` (the bench's own options) if given, else from
     ``sys.argv`` when it holds ``bench BENCH …``, else the bare command."""
@@ -84,7 +97,7 @@ def provenance(command: str, packages=DEFAULT_PACKAGES, **extra) -> dict:
         "git": git_state(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "machine": {"cpus": os.cpu_count(), "memory_gb": memory_gb()},
+        "machine": {"cpus": os.cpu_count(), "memory_gb": memory_gb(), **cpu_info()},
         "packages": package_versions(packages),
         # training arithmetic is bit-reproducible only at a fixed thread count: record it where PyTorch is in use
         **({"torch_threads": sys.modules["torch"].get_num_threads()} if "torch" in sys.modules else {}),
@@ -98,4 +111,5 @@ def markdown_footer(p: dict) -> str:
     commit = (g["commit"] or "?")[:10] + (" (with uncommitted changes)" if g.get("dirty") else "")
     pk = ", ".join(f"{k} {v}" for k, v in p["packages"].items() if v)
     return (f"Command: `{p['command']}` at commit {commit}, {p['date_utc']}. "
-            f"Machine: {p['machine']['cpus']} CPUs, {p['machine']['memory_gb']} GB, Python {p['python']}; {pk}.")
+            f"Machine: {p['machine']['cpus']} CPUs" + (f" ({p['machine']['vector_isa']})" if p["machine"].get("vector_isa") else "")
+            + f", {p['machine']['memory_gb']} GB, Python {p['python']}; {pk}.")

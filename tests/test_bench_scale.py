@@ -4,9 +4,10 @@ import pytest
 
 from conftest import needs_synth
 
-pytestmark = [pytest.mark.slow, needs_synth]
 
 
+@pytest.mark.slow
+@needs_synth
 def test_quick_scale_run_compares_executors_resumes_and_measures_the_index(bench_run):
     run = bench_run("scale")
     assert run.code == 0, run.err
@@ -30,3 +31,49 @@ def test_quick_scale_run_compares_executors_resumes_and_measures_the_index(bench
     assert "not run" in r["targets"]["latency_1m"] and r["targets_met"]["latency_1m"] is False  # 1M was not measured: not claimed
     md = next(run.out_dir.glob("bench_scale.md")).read_text()
     assert "| 2 workers |" in md and "| 1 process, 1 thread |" in md and "**Resume**" in md and (run.out_dir / "bench_scale.png").exists()
+
+
+def _measured(ray: bool) -> dict:
+    row = {"marginal_files_per_s": 50.0}
+    t = {"apply": {"2 workers": dict(row)}, "classify": {"2 workers": {"marginal_files_per_s": 80.0}}}
+    if ray:
+        t["apply"]["Ray, 2 workers"] = {"marginal_files_per_s": 40.0}
+        t["classify"]["Ray, 2 workers"] = {"marginal_files_per_s": 64.0}
+        t["ray_overhead_s_per_file"] = {"apply": 0.0, "classify": 0.016}
+    return {"benchmark": "scale", "library": {"seconds_each": 5.0}, "throughput": t,
+            "index": {"build": {"2 workers": {"steady_s_per_1000_files": 2.0}},
+                      "vectors": {"1000000": {"build_s_per_1000": 0.5, "index_bytes": 800_000_000, "latency_ms_mean": 8.0}}}}
+
+
+def test_the_cost_model_is_arithmetic_on_the_measured_rates():
+    from timbrelab.bench.scale import cost_model
+
+    c = cost_model(_measured(ray=True), files=10_000_000, nodes=32)
+    a = c["commands"]["apply"]
+    assert a["node_files_per_s"] == 40.0 and a["cluster_files_per_s"] == 1280.0  # Ray's rate where Ray was measured
+    assert a["hours"] == round(10_000_000 / 1280 / 3600, 2)
+    assert a["read_mb_per_s"] == round(1280 * 5 * 44100 * 4 / 1e6)
+    ix = c["commands"]["index (embedding)"]
+    assert ix["node_files_per_s"] == round(1 / (0.002 + 0.008), 2)  # + half of Ray's per-file overhead (2 workers a node)
+    v = c["vector_index"]
+    assert v["memory_gb"] == 8.0 and 0.5 * 10_000 / 3600 < v["build_hours"] < 0.5 * 10_000 * 1.3 / 3600
+    assert len(c["assumptions"]) >= 4
+    assert cost_model(_measured(ray=False))["commands"]["classify"]["node_files_per_s"] == 80.0
+    assert cost_model({"benchmark": "scale"}) is None
+
+
+def test_rerender_rebuilds_the_report_without_measuring(tmp_path, cli):
+    import json
+    import shutil
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "reports" / "scale" / "bench_scale.json", tmp_path)  # the committed report
+    measured = json.loads((tmp_path / "bench_scale.json").read_text())
+    code, out, err = cli("bench", "scale", "--rerender", "--out", str(tmp_path))
+    assert code == 0, err
+    md = (tmp_path / "bench_scale.md").read_text()
+    assert "**Cost model**" in md and "re-rendered" in md and "nothing re-measured" in md
+    again = json.loads((tmp_path / "bench_scale.json").read_text())
+    assert again["cost_model"]["nodes"] == 32 and again["throughput"] == measured["throughput"] and again["provenance"] == measured["provenance"]
+    code, out, err = cli("bench", "scale", "--rerender", "--out", str(tmp_path / "none"))
+    assert code == 2 and "needs a report" in err and "Traceback" not in err

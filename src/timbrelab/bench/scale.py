@@ -26,6 +26,12 @@ Sections (``--only`` picks some):
   seeded synthetic vectors shaped like embeddings; build time, query latency one query at a time,
   recall@10 against exact search). Targets: latency < 50 ms and recall@10 ≥ 0.95 at 1M.
 
+- **cost model** (derived, nothing measured) — how long a 10-million-file library takes on a 32-node
+  cluster of 2-core machines like this one: each command's steady rate on 2 workers (Ray's where
+  measured) × 32, the storage read rate that needs, and the vector index built on one node (the largest
+  measured build extrapolated at ~log n per vector), with its assumptions. ``--rerender`` rebuilds it
+  (and the markdown and plot) from an existing report without measuring.
+
 Writes ``reports/scale/bench_scale.json`` (with provenance), ``bench_scale.md`` and ``bench_scale.png``.
 Run the CPU-bound figures on an otherwise idle machine: they measure the cores.
 """
@@ -279,6 +285,72 @@ def _embedding_dim() -> int:
         return int(s.embedder_info()["dim"])
 
 
+#: the cost model's library and cluster (issue 17)
+COST_FILES, COST_NODES = 10_000_000, 32
+
+
+def cost_model(result: dict, files: int = COST_FILES, nodes: int = COST_NODES) -> dict | None:
+    """How long ``files`` files take on ``nodes`` 2-core machines like this one, from the measured steady
+    rates (an estimate: its assumptions are in the returned dict and the report). None without the
+    throughput section."""
+    import math
+
+    t = result.get("throughput")
+    if not t:
+        return None
+    seconds_each = result["library"]["seconds_each"]
+    bytes_per_file = seconds_each * 44100 * 2 * 2  # the bench's WAV: 16-bit stereo 44.1 kHz
+    ray = "Ray, 2 workers" in t["apply"]
+    row = "Ray, 2 workers" if ray else "2 workers"
+    rows = {}
+    for cmd in ("apply", "classify"):
+        node = t[cmd][row]["marginal_files_per_s"]
+        rows[cmd] = {"node_files_per_s": round(node, 2), "from": f"{cmd}, {row}, steady"}
+    ix = result.get("index")
+    if ix and "2 workers" in ix.get("build", {}):
+        per_file = ix["build"]["2 workers"]["steady_s_per_1000_files"] / 1000
+        overhead = t.get("ray_overhead_s_per_file", {}).get("classify", 0.0) / 2 if ray else 0.0  # 2 workers share a node
+        rows["index (embedding)"] = {"node_files_per_s": round(1 / (per_file + max(overhead, 0.0)), 2),
+                                     "from": "index, 2 workers, steady" + (" + Ray's per-file overhead of classify ÷ 2" if ray else "")}
+    for r in rows.values():
+        cluster = r["node_files_per_s"] * nodes
+        r["cluster_files_per_s"] = round(cluster, 1)
+        r["hours"] = round(files / cluster / 3600, 2)
+        r["read_mb_per_s"] = round(cluster * bytes_per_file / 1e6)
+    out = {"files": files, "nodes": nodes, "cores_per_node": 2, "seconds_each": seconds_each, "commands": rows}
+    biggest = max((int(k) for k in (ix or {}).get("vectors", {})), default=0)
+    if biggest:
+        v = ix["vectors"][str(biggest)]
+        scale = math.log(files) / math.log(biggest)  # HNSW insertion ~ log n per vector
+        out["vector_index"] = {"from_vectors": biggest, "build_hours": round(v["build_s_per_1000"] * files / 1000 * scale / 3600, 2),
+                               "memory_gb": round(v["index_bytes"] * files / biggest / 1e9, 1), "measured_latency_ms_mean": v["latency_ms_mean"]}
+    out["assumptions"] = [
+        f"every node is a 2-core machine like the one measured, running {row} (its steady rate here, start-up excluded; the cluster's "
+        "start-up — seconds — is left out)",
+        f"files like the bench's ({seconds_each:g} s stereo 44.1 kHz WAV); the time per file grows with its length, so scale the hours by "
+        f"(mean length ÷ {seconds_each:g} s)",
+        f"linear scaling over {nodes} nodes: no shared bottleneck — the storage must deliver the read rate in the table (and as much "
+        "again for apply's outputs); a slower storage sets the time instead",
+        "the vector index is built on one node after the embedding (usearch inserts ~log n per vector: the largest measured size "
+        "extrapolated); its memory is the measured bytes per vector",
+        "no failures, retries or stragglers (a failed file is retried by rerunning the command, which does only what is missing)",
+    ]
+    return out
+
+
+def _cost_rows(c: dict) -> list[str]:
+    lines = [f"**Cost model** (an estimate from the steady rates above, not a measurement): {c['files']:,} files on {c['nodes']} nodes of "
+             f"{c['cores_per_node']} cores.", "",
+             "| command | per node (files/s) | cluster (files/s) | time | storage read | from |", "|---|---|---|---|---|---|"]
+    for cmd, r in c["commands"].items():
+        lines.append(f"| {cmd} | {r['node_files_per_s']:.1f} | {r['cluster_files_per_s']:,.0f} | **{r['hours']:.1f} h** | {r['read_mb_per_s']:,} MB/s | {r['from']} |")
+    if "vector_index" in c:
+        v = c["vector_index"]
+        lines.append(f"| vector index (one node) | | | **{v['build_hours']:.1f} h** | {v['memory_gb']} GB in memory | {v['from_vectors']:,}-vector build, extrapolated |")
+    lines += ["", "Assumptions: " + "; ".join(c["assumptions"]) + ".", ""]
+    return lines
+
+
 SECTIONS = {"throughput": measure_throughput, "resume": measure_resume, "index": measure_index}
 
 
@@ -298,6 +370,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-vectors", type=int, default=1_000_000, help="largest vector-index size measured (default 1,000,000)")
     p.add_argument("--queries", type=int, default=200, help="queries per vector-index size (default 200)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for bench_scale.json/.md/.png (default {DEFAULT_OUT})")
+    p.add_argument("--rerender", action="store_true",
+                   help="measure nothing: rebuild the markdown, the plot and the derived figures (the cost model) from OUT/bench_scale.json")
 
 
 def run(args, argv: list[str] | None = None) -> int:
@@ -305,6 +379,8 @@ def run(args, argv: list[str] | None = None) -> int:
 
     from timbrelab.bench.provenance import report_provenance, write_report
     from timbrelab.errors import BadParameterError
+    if args.rerender:
+        return rerender(Path(args.out), argv)
     if not (4 <= args.files <= 100_000) or not (1.0 <= args.seconds <= 60) or not (1 <= args.repeats <= 20):
         raise BadParameterError("--files 4…100000, --seconds 1…60, --repeats 1…20")
     if not args.no_ray:
@@ -330,6 +406,33 @@ def run(args, argv: list[str] | None = None) -> int:
             result[name] = r
     bar.close()
     result["bench_wall_s"] = round(time.perf_counter() - t0, 1)
+    cost = cost_model(result)
+    if cost:
+        result["cost_model"] = cost
+    write_report(out_dir, "scale", result, markdown(result), plot)
+    return 0
+
+
+def rerender(out_dir: Path, argv: list[str] | None = None) -> int:
+    """``--rerender``: the report rebuilt from its JSON (derived figures recomputed, nothing measured)."""
+    import json
+
+    from timbrelab.bench.provenance import write_report
+    from timbrelab.errors import BadParameterError
+    from timbrelab.provenance import command_line, provenance
+
+    path = out_dir / "bench_scale.json"
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadParameterError(f"--rerender needs a report to rebuild: {path} ({exc.__class__.__name__})") from None
+    if result.get("benchmark") != "scale":
+        raise BadParameterError(f"{path} is not a bench scale report")
+    cost = cost_model(result)
+    if cost:
+        result["cost_model"] = cost
+    p = provenance(command_line("scale", argv))
+    result["rerendered"] = {"command": p["command"], "commit": p["git"]["commit"] or "?", "date_utc": p["date_utc"]}
     write_report(out_dir, "scale", result, markdown(result), plot)
     return 0
 
@@ -376,9 +479,15 @@ def markdown(result: dict) -> str:
             lines.append(f"| {int(size):,} | {v['build_s']:.1f} | {v['build_s_per_1000']:.3f} | {v['index_bytes'] / 1e6:.0f} | "
                          f"{v['latency_ms_mean']:.2f} / {v['latency_ms_p95']:.2f} | {v['recall_at_10']:.3f} |")
         lines.append("")
+    if result.get("cost_model"):
+        lines += _cost_rows(result["cost_model"])
     for k, text in result["targets"].items():
         lines.append(f"- target {k}: {text} — **{'met' if result['targets_met'][k] else 'NOT met'}**")
-    lines += ["", markdown_footer(result["provenance"]), ""]
+    lines += ["", markdown_footer(result["provenance"])]
+    if result.get("rerendered"):
+        lines.append(f"(Report re-rendered from this run's measurements by `{result['rerendered']['command']}` at commit "
+                     f"{result['rerendered']['commit'][:10]}, {result['rerendered']['date_utc']}: derived figures such as the cost model added; nothing re-measured.)")
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -316,3 +316,15 @@ def test_the_service_loads_the_embedder_once_and_keeps_it(sounds):
         assert s._embedder is None  # close() drops it
     finally:
         del sys.modules["toy_describe_factory"]
+
+
+@pytest.mark.slow
+def test_describe_on_the_bundled_guitar_says_what_the_readme_says(cli):
+    """The README quotes `describe` on the bundled guitar with the shipped models: keep it true."""
+    from timbrelab.demo import example_path
+
+    code, out, err = cli("describe", str(example_path()), "--json")
+    assert code == 0, err
+    (r,) = json.loads(out)
+    assert r["instrument"] == "acoustic bass" and round(100 * r["probability"], 1) == 29.0
+    assert [w["word"] for w in r["words"][:3]] == ["bass", "war", "rolling"]  # the 4th and 5th are 4e-4 apart: not quoted

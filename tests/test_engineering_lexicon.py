@@ -56,6 +56,9 @@ def test_lookup_forgives_inflection_and_case():
     ("more air", "air", 1.0), ("add some air", "air", 1.0), ("a touch of presence", "presence", 0.25),
     ("less boxy", "box", -1.0), ("cut the mud", "mud", -1.0), ("make it sound like a telephone", "telephone", 1.0),
     ("a bit more low end", "bass", 0.5), ("toppy", "top", 1.0), ("clicky", "click", 1.0), ("radio", "radio", 1.0),
+    ("scooped mids", "scoop", 1.0), ("less scooped", "scoop", -1.0), ("de-essed", "de-ess", 1.0), ("walkie-talkie", "walkie-talkie", 1.0),
+    # rule 7: a phrase the models would refuse, with a term inside it
+    ("hi-hat sizzle", "sizzle", 1.0), ("warm up the low mids", "low mids", 1.0), ("a de-essed vocal", "de-ess", 1.0),
 ])
 def test_engineering_phrases_play_the_lexicon(text, term, factor):
     plan = plan_effects(text)
@@ -75,6 +78,22 @@ def test_what_the_crowd_rated_well_keeps_its_crowd_curve():
     assert (r.source, r.effect) == ("lexicon", "eq") and "--reverb" in r.note
     (r,) = plan_effects(reverb_words=["boomy"]).resolutions
     assert (r.source, r.effect) == ("map", "reverb")
+
+
+def test_a_term_inside_a_phrase_is_found_only_where_the_phrase_would_be_refused():
+    lex = lexicon()
+    assert lex.find_in("hi-hat sizzle")[0].name == "sizzle" and lex.find_in("warm up the low mids")[1] == "low mids"
+    assert lex.find_in("qwerty asdf") is None and lex.find_in("air") is None  # the whole text is not "inside"
+    with pytest.raises(UnknownWordError):
+        plan_effects("qwerty asdf")
+    with pytest.raises(UnknownWordError, match="band limit"):
+        plan_effects("less walkie-talkie chatter")  # found inside, but a band limit cannot be removed
+    (r,) = plan_effects("brighter").resolutions  # a known word: untouched
+    assert r.source != "lexicon"
+    (r,) = plan_effects("hi-hat sizzle").resolutions
+    assert "in a phrase the models do not know" in r.note
+    with pytest.raises(UnknownWordError):
+        plan_effects(reverb_words=["hi-hat sizzle"])  # asked for as reverb: the EQ term does not stand in
 
 
 def test_no_engineering_term_is_refused_and_nonsense_still_is():

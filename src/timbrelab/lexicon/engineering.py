@@ -140,6 +140,17 @@ class EngineeringLexicon:
                 return self._by_form[cand]
         return None
 
+    def find_in(self, text: str) -> tuple[Term, str] | None:
+        """The term whose form is the longest run of whole words inside ``text`` (not ``text`` itself):
+        ("hi-hat sizzle" → sizzle, "warm up the low mids" → low mids), with the words found; or None."""
+        words = text.split()
+        for n in range(len(words) - 1, 0, -1):
+            for i in range(len(words) - n + 1):
+                t = self.lookup(" ".join(words[i : i + n]))
+                if t is not None:
+                    return t, " ".join(words[i : i + n])
+        return None
+
     def forms(self) -> list[str]:
         """Every form of every term, as written in the data file."""
         return [f for t in self.terms for f in t.forms]

@@ -27,6 +27,10 @@ Which effect a descriptor drives (the README states the same rule):
    English word is more similar by MiniLM, and if that best similarity is below ``MIN_SIMILARITY``
    the word is refused as unknown. :class:`NearestWordFallback` (a blend of the nearest mapped words)
    is the lexicon's own stand-in, used when nothing else is installed.
+7. A phrase of several words that the fallback would refuse, but that contains an engineering term
+   as whole words ("hi-hat sizzle", "warm up the low mids"), plays that term (the longest form found),
+   and its note says so. Only what would otherwise be refused is read this way: a phrase the model
+   understands keeps the model's curve.
 
 The fallback is a strategy passed in (``resolve(..., fallback=...)``; ``timbrelab.fx.plan_effects`` and
 the service layer pass the trained models); without one, :class:`NearestWordFallback` stands in.
@@ -207,8 +211,26 @@ def _ask(fb: Callable, phrase: Phrase, effect: str | None, known: MapEntry | Non
     return fb(phrase, effect)
 
 
+def _term_inside(phrase: Phrase, refused: UnknownWordError) -> Resolution:
+    """Rule 7: a refused phrase that contains an engineering term plays the term; else the refusal stands."""
+    found = lexicon().find_in(phrase.text) if " " in phrase.text else None
+    if found is None:
+        raise refused
+    term, words = found
+    return _lexicon_resolution(phrase, term, f"the engineering term '{term.name}' ('{words}') in a phrase the models do not know")
+
+
 def resolve(phrase: Phrase, force_effect: str | None = None, fallback: Callable | None = None) -> Resolution:
     """Settings for one descriptor, by the rules in the module docstring."""
+    try:
+        return _resolve(phrase, force_effect, fallback)
+    except UnknownWordError as exc:
+        if force_effect == REVERB:
+            raise
+        return _term_inside(phrase, exc)
+
+
+def _resolve(phrase: Phrase, force_effect: str | None, fallback: Callable | None) -> Resolution:
     e_eq_any = eq_map().lookup(phrase.text)
     e_eq = e_eq_any
     if e_eq is not None and e_eq.lang == "English" and e_eq.num < MIN_CROWD_NUM:

@@ -28,6 +28,7 @@ def test_quick_bench_reports_disentanglement_reconstruction_interpolation_speed_
             assert all(len(row[m]["p_target"]) == 5 for row in it["rows"])
     assert rep["spread"]["disentanglement.instrument_from_timbre"]["n"] == 2
     assert rep["speed"]["cli_interpolation_set_seconds"] is not None and rep["speed"]["studio_note_seconds_griffin-lim"] > 0
+    assert rep["speed"]["studio_http_note_seconds_griffin-lim"] > 0 and rep["speed"]["studio_http_note_seconds_harmonic"] > 0
     assert set(rep["verdict"]) >= {"instrument from z_timbre ≥ 0.9", "studio note ≤ 1 s"}
     assert rep["provenance"]["command"].startswith("timbrelab bench explore")
     text = (r.out_dir / "bench_explore.md").read_text()

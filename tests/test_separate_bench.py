@@ -26,6 +26,10 @@ def test_quick_bench_reports_models_baselines_spread_and_speed(bench_run):
         assert b["oracle IRM"]["summary"]["sdri"]["median"] > 6.0  # an oracle mask separates
         assert b["mixture ÷ number of sources"]["summary"]["sdri"]["median"] > 0.0
     assert rep["spread"]["phase 2"]["held-out soundfont"]["median_sdri"]["n"] == 2
+    sel = rep["seeds"][rep["selected"]]["phase 2"]["held-out soundfont"]
+    rows = [x for x in sel["rows"] if not x.get("absent")]
+    assert rows and all(math.isfinite(x["bss_sdr"]) and math.isfinite(x["bss_sdri"]) for x in rows)  # mir_eval's BSS-eval, and its improvement
+    assert math.isfinite(sel["summary"]["bss_sdri"]["median"])
     assert 0 < rep["speed"]["real_time_factor"] < 10
     assert (r.out_dir / "bench_separate.md").read_text().count("|") > 20
     assert (r.out_dir / "sdri_boxes.png").exists() and (r.out_dir / "spectrograms_violin_trumpet.png").exists()

@@ -98,7 +98,16 @@ def _vm_hwm_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _make_noise_wav(path: Path, minutes: float, sample_rate: int = 44100) -> float:
+def _stream(src: Path, out: Path) -> dict:
+    """``_stream_child`` in a fresh process (its own peak memory)."""
+    code = f"from timbrelab.bench.fx import _stream_child; _stream_child({str(src)!r}, {str(out)!r}, 'warm, church')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"streaming child failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _make_noise_wav(path: Path, minutes: float, sample_rate: int = 44100, rms: float = 0.1) -> float:
     import soundfile as sf
 
     rng = np.random.default_rng(1)
@@ -107,7 +116,7 @@ def _make_noise_wav(path: Path, minutes: float, sample_rate: int = 44100) -> flo
         block = sample_rate * 30
         for i in range(0, frames, block):
             n = min(block, frames - i)
-            f.write((rng.standard_normal((n, 2)) * 0.1).astype(np.float32))
+            f.write(np.clip(rng.standard_normal((n, 2)) * rms, -1, 1).astype(np.float32))
     return frames / sample_rate
 
 
@@ -275,11 +284,12 @@ def run(args) -> int:
         src = Path(tmp) / "long.wav"
         stream_dur = _make_noise_wav(src, args.stream_minutes, sr)
         steps.update()
-        code = f"from timbrelab.bench.fx import _stream_child; _stream_child({str(src)!r}, {str(Path(tmp) / 'out.wav')!r}, 'warm, church')"
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
-        if proc.returncode != 0:
-            raise RuntimeError(f"streaming child failed: {proc.stderr.strip().splitlines()[-1:]}")
-        child = json.loads(proc.stdout.strip().splitlines()[-1])
+        child = _stream(src, Path(tmp) / "out.wav")
+        # the same length at a hot level (RMS 0.35, peaks at full scale): the EQ's boost then crosses the clip
+        # guard's ceiling, so apply makes its second pass (the whole file again, scaled down)
+        src.unlink()
+        _make_noise_wav(src, args.stream_minutes, sr, rms=0.35)
+        hot = _stream(src, Path(tmp) / "out.wav")
         steps.update()
         ext = external_tools(Path(tmp), args.minutes, sr, gains, rv, args.repeats)
         steps.update()
@@ -309,15 +319,22 @@ def run(args) -> int:
         "stream_realtime_factor": stream_dur / child["time_s"],
         "stream_peak_rss_mb": child["peak_rss_mb"],
         "stream_gain_db": child["gain_db"],  # 0: one pass (the clip guard had nothing to do)
+        "stream_two_pass_time_s": hot["time_s"],
+        "stream_two_pass_realtime_factor": stream_dur / hot["time_s"],
+        "stream_two_pass_peak_rss_mb": hot["peak_rss_mb"],
+        "stream_two_pass_gain_db": hot["gain_db"],  # < 0: the guard scaled the file down in a second pass
         "external_tools": ext,
         "goals": {"eq_time_ratio_vs_pedalboard": "<= 1.0", "reverb_time_ratio_vs_pedalboard": "<= 1.0",
-                  "stream_realtime_factor": ">= 150", "stream_peak_rss_mb": "< 300"},
+                  "stream_realtime_factor": ">= 150", "stream_peak_rss_mb": "< 300",
+                  "stream_two_pass_realtime_factor": ">= 150", "stream_two_pass_peak_rss_mb": "< 300"},
     }
     result["goals_met"] = {
         "eq_time_ratio_vs_pedalboard": result["eq_time_ratio_vs_pedalboard"] <= 1.0,
         "reverb_time_ratio_vs_pedalboard": result["reverb_time_ratio_vs_pedalboard"] <= 1.0,
         "stream_realtime_factor": result["stream_realtime_factor"] >= 150,
         "stream_peak_rss_mb": result["stream_peak_rss_mb"] < 300,
+        "stream_two_pass_realtime_factor": result["stream_two_pass_realtime_factor"] >= 150,
+        "stream_two_pass_peak_rss_mb": result["stream_two_pass_peak_rss_mb"] < 300,
     }
     md = markdown_table(result)
     fig, (a1, a2) = plots.subplots(1, 2, figsize=(11, 3.4))
@@ -349,6 +366,8 @@ def markdown_table(r: dict) -> str:
         f"| reverb ({r['reverb_setting']}; pedalboard: Freeverb) | {r['reverb_time_s']:.2f} s ({r['reverb_realtime_factor']:.0f}× real time) | {r['pedalboard_reverb_time_s']:.2f} s | **{r['reverb_time_ratio_vs_pedalboard']:.2f}** (goal ≤ 1.0) |",
         f"| streaming {r['stream_duration_s'] / 60:g} min file, '{r['stream_description']}', peak memory | {r['stream_peak_rss_mb']:.0f} MB (goal < 300) | | |",
         f"| streaming time (decode, EQ, reverb, encode; a second pass only if the clip guard must scale) | {r['stream_time_s']:.1f} s (**{r['stream_realtime_factor']:.0f}×** real time; goal ≥ 150×) | | |",
+        *([f"| the same, a hot file (the clip guard scales it by {r['stream_two_pass_gain_db']:+.1f} dB: both passes) | {r['stream_two_pass_time_s']:.1f} s "
+           f"(**{r['stream_two_pass_realtime_factor']:.0f}×** real time; goal ≥ 150×), {r['stream_two_pass_peak_rss_mb']:.0f} MB | | |"] if "stream_two_pass_time_s" in r else []),
     ]
     ext = r.get("external_tools")
     if ext:

@@ -5,7 +5,8 @@ predictions of the word → EQ / word → reverb path for map-thin words, new wo
 (``tests/test_cheap_words.py``). Recorded before the precomputed embedding table, the numpy MiniLM and
 the lazy WordNet / GloVe readers existed (sentence-transformers, the whole GloVe index in a dict, the
 fully parsed WordNet); recorded again when issue 15 added the engineering lexicon and reshipped the
-word → EQ model (a deliberate change of results); the commit it ran at is in the file.
+word → EQ model (a deliberate change of results), and again when the lexicon grew to 161 forms and the
+model was reshipped (2026-11-25); the commit it ran at is in the file.
 
 ``python scripts/record_reference.py classify`` → ``tests/data/classify_reference.json``: the
 classification of a few short files (``tests/test_classify_stream.py``), recorded before

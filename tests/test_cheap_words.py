@@ -6,7 +6,8 @@ effect path that uses them.
 The references in tests/data were recorded by scripts/record_reference.py from the code as it was
 before (sentence-transformers for MiniLM, the whole GloVe index in a dict, WordNet parsed whole);
 the commit is in each file. word_reference.json was recorded again, deliberately, when issue 15 gave
-engineering terms their lexicon shapes and reshipped the word → EQ model with lexicon anchors. Times and memory are measured by `timbrelab bench speed`, not here: these
+engineering terms their lexicon shapes and reshipped the word → EQ model with lexicon anchors, and again
+when the lexicon grew to 161 forms and the model was reshipped with them (2026-11-25; no plan's error changed). Times and memory are measured by `timbrelab bench speed`, not here: these
 tests check results and the mechanism (which modules a word loads).
 """
 

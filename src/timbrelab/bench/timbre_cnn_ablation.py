@@ -199,9 +199,10 @@ def plot(r: dict, path: Path) -> None:
     from timbrelab import plots
 
     names = list(r["variants"])
-    fig = plots.figure(figsize=(10, 0.35 * len(names) + 1.5))
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, (k, title) in zip(axes, (("medley_accuracy", "Medley-solos-DB top-1"), ("debian_accuracy", "Debian top-1"))):
+    fig = plots.figure(figsize=(13, 0.35 * len(names) + 1.9), layout="constrained")
+    axes = fig.subplots(1, 3, sharey=True)
+    panels = (("medley_accuracy", "Medley-solos-DB top-1"), ("debian_accuracy", "Debian top-1"), ("notes_macro_f1", "held-out notes macro-F1"))
+    for ax, (k, title) in zip(axes, panels):
         m = [r["variants"][n].get(k, {"mean": 0, "sd": 0}) for n in names]
         ax.barh(names, [x["mean"] for x in m], xerr=[x["sd"] for x in m], color=["#a50f15" if n == "all" else "#3182bd" for n in names])
         ax.set(xlim=(0, 1), title=title)

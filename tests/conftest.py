@@ -88,7 +88,7 @@ BENCH_QUICK_RUNS = {
     "word2eq": ["--methods", "mean"],
     "word2reverb": ["--quick"],
     "timbre-cnn": ["--quick", "--models", "dieleman-1x", "--seeds", "0", "1"],
-    "timbre-cnn-ablation": ["--quick", "--model", "dieleman-1x", "--seeds", "0", "1", "--variants", "all", "no-augmentation", "no-noise", "no-freepats"],
+    "timbre-cnn-ablation": ["--quick", "--model", "dieleman-1x", "--seeds", "0", "1", "--variants", "all", "no-augmentation", "no-noise", "no-freepats", "with-dry"],
     "speed": ["--only", "classify", "--classify-max-s", "10"],
     "probe": ["--quick", "--embedder", "probe_toys:crowd_eq_embedder"],
     "separate": ["--quick", "--seeds", "0", "1"],

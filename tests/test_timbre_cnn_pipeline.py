@@ -207,8 +207,9 @@ def test_ablation_quick_reports_each_variant_against_all(bench_run):
     run = bench_run("timbre-cnn-ablation")
     assert run.code == 0, run.err
     v = run.report["variants"]
-    assert list(v) == ["all", "no-augmentation", "no-noise", "no-freepats"]
+    assert list(v) == ["all", "no-augmentation", "no-noise", "no-freepats", "with-dry"]
     assert v["no-freepats"]["train_clips"] < v["all"]["train_clips"] == v["no-noise"]["train_clips"]
+    assert v["all"]["train_clips"] < v["with-dry"]["train_clips"] <= 2 * v["all"]["train_clips"]  # the dry clips join
     for row in v.values():
         assert len(row["medley_accuracy"]["values"]) == 2 and 0 <= row["debian_accuracy"]["mean"] <= 1
     assert "Δ Medley" in run.out and (run.out_dir / "bench_timbre_cnn_ablation.png").exists()

@@ -249,3 +249,24 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     assert len(saves) == 2 and again.best_epoch == whole.best_epoch and len(again.history) == 4
     for k, v in whole.model.state_dict().items():
         assert torch.equal(v, again.model.state_dict()[k]), k
+
+
+def test_stacked_clip_maps_read_like_one_array_without_copying():
+    from timbrelab.data.adapters import CropDataset
+    from timbrelab.errors import BadParameterError
+    from timbrelab.timbre_cnn import data as TD
+
+    a, b = tiny_clip_maps(seed=0, n_clips=5), tiny_clip_maps(seed=1, n_clips=4)
+    s = TD.ClipMaps.stack(a, b.subset([3, 1]))
+    X = np.concatenate([a.X, b.X[[3, 1]]])
+    assert s.X.shape == X.shape and s.n_clips == 7 and s.X.dtype == X.dtype
+    assert all(np.array_equal(s.X[i], X[i]) for i in range(7))
+    assert np.array_equal(s.X[5, :, 2:9], X[5, :, 2:9]) and s.X.parts[0] is a.X  # a view, not a copy
+    assert s.y.tolist() == a.y.tolist() + b.y[[3, 1]].tolist() and s.rows[5] == b.rows[3]
+    with pytest.raises(IndexError):
+        s.X[7]
+    crops = CropDataset(s.X, s.y, 8, seed=0).batch(list(range(7)))[0]  # the training loop's reader
+    assert crops.shape == (7, X.shape[1], 8)
+    other = TD.ClipMaps(a.X, a.y, a.rows, ("violin", "flute", "cello"), a.front_end)
+    with pytest.raises(BadParameterError):
+        TD.ClipMaps.stack(a, other)

@@ -11,7 +11,9 @@ protocol; they are not the recipe's scores. Variants:
 - ``all``: every augmentation family as the recipe sets it (the reference row);
 - ``no-augmentation``: plain copies;
 - ``no-FAMILY`` for each family of ``sounds.augment.FAMILIES``: every family but that one;
-- ``no-SOURCE`` for each training source but the validation source: the corpus without it.
+- ``no-SOURCE`` for each training source but the validation source: the corpus without it;
+- ``with-dry``: every family, and the dry corpus clips train beside their augmented copies (the
+  recipe's ``train.with_dry``; every other row trains on the augmented copies only).
 
 Each row: Medley-solos-DB and Debian top-1 (mean ± sd over seeds), held-out soundfont notes
 macro-F1, the "no instrument" rate on non-instrument sounds, and the change of the Medley/Debian
@@ -63,7 +65,7 @@ def variants(train_section: dict) -> list[str]:
 
     corpus = next(spec_from_dict(d) for d in train_section["data"].values() if d.get("kind") == "corpus")
     sources = [s for s in corpus.source_names if s != train_section.get("validation_source", "TimGM6mb")]
-    return ["all", "no-augmentation", *[f"no-{f}" for f in FAMILIES], *[f"no-{s}" for s in sources]]
+    return ["all", "no-augmentation", *[f"no-{f}" for f in FAMILIES], *[f"no-{s}" for s in sources], "with-dry"]
 
 
 def variant_section(train_section: dict, variant: str, clips_per_class: int) -> dict:
@@ -82,7 +84,10 @@ def variant_section(train_section: dict, variant: str, clips_per_class: int) -> 
     aug = AugmentConfig.from_dict(t["data"][ak].get("augment") or {})
     what = variant[3:] if variant.startswith("no-") else None
     name = variant.replace("_", "").lower()
-    if variant == "no-augmentation":
+    if variant == "with-dry":  # every family, and the dry clips train beside their augmented copies (the same augmented set as `all`)
+        t["with_dry"] = True
+        name = "all"
+    elif variant == "no-augmentation":
         aug = AugmentConfig.none()
     elif what in FAMILIES:
         aug = aug.without(what)

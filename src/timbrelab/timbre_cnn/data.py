@@ -10,6 +10,7 @@ are the taxonomy's instrument classes in its fixed order (``CLASSES``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,6 +177,46 @@ class RowView:
         return self.base[int(self.index[key])]
 
 
+class StackedRows:
+    """The rows of several arrays of one row shape, one after another, without copying (memory maps stay
+    on disk): ``view[i]``, ``view[i, ...]``, ``shape``, ``len``."""
+
+    def __init__(self, parts):
+        self.parts = list(parts)
+        if not self.parts or len({tuple(p.shape[1:]) for p in self.parts}) != 1 or len({p.dtype for p in self.parts}) != 1:
+            raise BadParameterError("StackedRows: need one or more arrays of one row shape and dtype")
+        self.starts = np.cumsum([0] + [len(p) for p in self.parts])
+
+    @property
+    def shape(self) -> tuple:
+        return (int(self.starts[-1]), *self.parts[0].shape[1:])
+
+    @property
+    def dtype(self):
+        return self.parts[0].dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.parts[0].ndim
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def _part(self, i) -> tuple:
+        i = int(i)
+        if not 0 <= i < len(self):
+            raise IndexError(f"row {i} of {len(self)}")
+        k = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return self.parts[k], i - int(self.starts[k])
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            part, j = self._part(key[0])
+            return part[(j,) + key[1:]]
+        part, j = self._part(key)
+        return part[j]
+
+
 @dataclass
 class ClipMaps:
     """Whole-clip log-mel maps of a fixed-length data set, for random-crop training (``data.adapters.CropDataset``).
@@ -197,6 +238,14 @@ class ClipMaps:
         """These clips (indices); the maps are not copied (a memory-mapped corpus stays on disk)."""
         clips = np.asarray(clips, int)
         return ClipMaps(RowView(self.X, clips), self.y[clips], [self.rows[i] for i in clips], self.classes, self.front_end)
+
+    @staticmethod
+    def stack(*maps: "ClipMaps") -> "ClipMaps":
+        """The clips of several maps of one front end and class list, one after another (not copied)."""
+        if len({(m.classes, json.dumps(m.front_end.to_dict(), sort_keys=True)) for m in maps}) != 1:
+            raise BadParameterError("ClipMaps.stack: the maps differ in classes or front end")
+        return ClipMaps(StackedRows([m.X for m in maps]), np.concatenate([m.y for m in maps]), [r for m in maps for r in m.rows],
+                        maps[0].classes, maps[0].front_end)
 
     def windows(self) -> Windows:
         """Every window of every clip (the evaluation view: clip probability = mean over its windows)."""

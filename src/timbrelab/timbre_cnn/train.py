@@ -233,7 +233,8 @@ def corpus_data(train_section: dict, progress: bool | None = None) -> CorpusData
     # leave-one-source-out means the validation source's samples too: a training source's programs that
     # play the validation source's own samples (catalogue.SHARED_SAMPLES: sf_GMbank re-uses TimGM6mb's) are
     # left out of training, or validation would reward memorising those samples
-    program_of = [r.get("program") for r in build(base, progress=False).rows]
+    base_ds = build(base, progress=False)
+    program_of = [r.get("program") for r in base_ds.rows]
     twins = {(b if a == vsrc else a): set(progs) for (a, b), progs in SHARED_SAMPLES.items() if vsrc in (a, b)}
     is_twin = np.array([r["source"] in twins and program_of[r["base"]] in twins[r["source"]] for r in maps.rows])
     rng = np.random.default_rng(int(train_section.get("validation_seed", 0)))
@@ -242,6 +243,11 @@ def corpus_data(train_section: dict, progress: bool | None = None) -> CorpusData
         idx = np.flatnonzero(is_val & (maps.y == c))
         val_idx += sorted(rng.permutation(idx)[:per_class].tolist())
     train = maps.subset(np.flatnonzero(~is_val & ~is_twin))
+    if train_section.get("with_dry", False):
+        # the dry corpus clips train beside their augmented copies (the same sources and programs; validation unchanged)
+        dry = TD.clip_maps(base_ds, front_end, TD.CLASSES_WITH_NONE, progress)
+        keep = [i for i, r in enumerate(dry.rows) if r["source"] != vsrc and not (r["source"] in twins and r.get("program") in twins[r["source"]])]
+        train = TD.ClipMaps.stack(train, dry.subset(keep))
     val = maps.subset(np.array(sorted(val_idx), int)).windows()
     specs = {corpus[0]: base, augmented[0]: aug}
     return CorpusData(train, val, {k: spec_dict(v) if v.kind not in ("corpus", "augmented") else _spec_json(v) for k, v in specs.items()},

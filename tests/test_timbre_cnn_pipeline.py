@@ -239,3 +239,14 @@ def test_bench_evaluate_scores_a_checkpoint_without_training(cli, tmp_path, monk
     r = json.loads((tmp_path / "r" / "bench_timbre_cnn_eval.json").read_text())
     assert r["scores"]["none"]["no_instrument_rate"] == 0.0  # it never answers "no instrument"
     assert {"accuracy", "top3", "macro_f1"} <= set(r["scores"]["medley"]) and "| medley" in out
+
+
+def test_an_option_at_its_default_leaves_a_runs_key_unchanged():
+    from timbrelab.bench.timbre_cnn import _key, recipe, run_identity
+
+    class A:
+        set, quick = [], False
+
+    t = recipe(A)["train"]
+    assert _key(run_identity({**t, "with_dry": False})) == _key(run_identity(t))  # runs made before the option stay valid
+    assert _key(run_identity({**t, "with_dry": True})) != _key(run_identity(t))

@@ -97,6 +97,15 @@ def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def run_identity(train_section: dict) -> dict:
+    """What names a run's training in its key: the ``[train]`` table without options left at their
+    defaults, so a run made before an option existed keeps its key (``with_dry = false``)."""
+    t = dict(train_section)
+    if not t.get("with_dry", False):
+        t.pop("with_dry", None)
+    return t
+
+
 def run(args) -> int:
     import torch
     from tqdm import tqdm
@@ -134,7 +143,7 @@ def run(args) -> int:
     real = real_recordings(args.quick)
     test_data = {k: spec_as_dict(s) if s.kind == "corpus" else spec_dict(s) for k, s in tspecs.items()}
     cfg0 = train_config_of(t_section)
-    runs_key = _key(t_section, test_data, [r.path.name for rs in real.values() for r in rs])
+    runs_key = _key(run_identity(t_section), test_data, [r.path.name for rs in real.values() for r in rs])
     jobs = [(n, s) for n in names for s in args.seeds]
     run_path = {j: runs_dir / f"{j[0]}-seed{j[1]}-{runs_key}.json" for j in jobs}
     # what the corpus and the tests hold, kept beside the runs: with every run done, the table needs no data build

@@ -108,7 +108,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from timbrelab.bench.provenance import markdown_footer, report_provenance
-    from timbrelab.bench.timbre_cnn import _key, build_tests, check_seeds, recipe, test_specs, train_and_score
+    from timbrelab.bench.timbre_cnn import _key, build_tests, run_identity, check_seeds, recipe, test_specs, train_and_score
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
     from timbrelab.timbre_cnn import data as TD
@@ -144,7 +144,7 @@ def run(args) -> int:
             tests, real = build_tests(d.train.front_end, tspecs, args.quick)
         runs = []
         for seed in args.seeds:
-            path = runs_dir / f"{model}-{v}-seed{seed}-{_key(sections[v], model, [r.path.name for rs in real.values() for r in rs])}.json"
+            path = runs_dir / f"{model}-{v}-seed{seed}-{_key(run_identity(sections[v]), model, [r.path.name for rs in real.values() for r in rs])}.json"
             if path.exists():
                 runs.append(json.loads(path.read_text(encoding="utf-8")))
                 continue

@@ -97,13 +97,14 @@ def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+#: ``[train]`` options added after runs were kept, with their defaults: at its default an option is left
+#: out of a run's key, so the runs made before it existed stay valid
+OPTION_DEFAULTS = {"with_dry": False}
+
+
 def run_identity(train_section: dict) -> dict:
-    """What names a run's training in its key: the ``[train]`` table without options left at their
-    defaults, so a run made before an option existed keeps its key (``with_dry = false``)."""
-    t = dict(train_section)
-    if not t.get("with_dry", False):
-        t.pop("with_dry", None)
-    return t
+    """What names a run's training in its key: the ``[train]`` table without options left at their defaults."""
+    return {k: v for k, v in train_section.items() if not (k in OPTION_DEFAULTS and v == OPTION_DEFAULTS[k])}
 
 
 def run(args) -> int:

@@ -10,7 +10,6 @@ are the taxonomy's instrument classes in its fixed order (``CLASSES``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -242,7 +241,7 @@ class ClipMaps:
     @staticmethod
     def stack(*maps: "ClipMaps") -> "ClipMaps":
         """The clips of several maps of one front end and class list, one after another (not copied)."""
-        if len({(m.classes, json.dumps(m.front_end.to_dict(), sort_keys=True)) for m in maps}) != 1:
+        if any(m.classes != maps[0].classes or m.front_end != maps[0].front_end for m in maps):
             raise BadParameterError("ClipMaps.stack: the maps differ in classes or front end")
         return ClipMaps(StackedRows([m.X for m in maps]), np.concatenate([m.y for m in maps]), [r for m in maps for r in m.rows],
                         maps[0].classes, maps[0].front_end)

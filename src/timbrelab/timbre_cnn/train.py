@@ -236,7 +236,8 @@ def corpus_data(train_section: dict, progress: bool | None = None) -> CorpusData
     base_ds = build(base, progress=False)
     program_of = [r.get("program") for r in base_ds.rows]
     twins = {(b if a == vsrc else a): set(progs) for (a, b), progs in SHARED_SAMPLES.items() if vsrc in (a, b)}
-    is_twin = np.array([r["source"] in twins and program_of[r["base"]] in twins[r["source"]] for r in maps.rows])
+    is_twin_of = lambda source, program: source in twins and program in twins[source]  # noqa: E731
+    is_twin = np.array([is_twin_of(r["source"], program_of[r["base"]]) for r in maps.rows])
     rng = np.random.default_rng(int(train_section.get("validation_seed", 0)))
     val_idx = []
     for c in range(len(maps.classes)):
@@ -246,7 +247,7 @@ def corpus_data(train_section: dict, progress: bool | None = None) -> CorpusData
     if train_section.get("with_dry", False):
         # the dry corpus clips train beside their augmented copies (the same sources and programs; validation unchanged)
         dry = TD.clip_maps(base_ds, front_end, TD.CLASSES_WITH_NONE, progress)
-        keep = [i for i, r in enumerate(dry.rows) if r["source"] != vsrc and not (r["source"] in twins and r.get("program") in twins[r["source"]])]
+        keep = [i for i, r in enumerate(dry.rows) if r["source"] != vsrc and not is_twin_of(r["source"], r.get("program"))]
         train = TD.ClipMaps.stack(train, dry.subset(keep))
     val = maps.subset(np.array(sorted(val_idx), int)).windows()
     specs = {corpus[0]: base, augmented[0]: aug}

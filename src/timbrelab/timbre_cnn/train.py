@@ -39,6 +39,7 @@ class TrainConfig:
     seed: int = 0
     epoch_clips: int | None = None  # clips per epoch when training on clip maps (None: all); a fresh random subset each epoch
     label_smoothing: float = 0.0
+    spec_augment: dict = field(default_factory=dict)  # features.spec_augment.SpecAugmentConfig fields ({}: off); train_on_clips only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +112,7 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
 
     from timbrelab.data.adapters import CropDataset
     from timbrelab.errors import BadParameterError
+    from timbrelab.features.spec_augment import SpecAugmentConfig, spec_augment
     from timbrelab.ml.train import LoopConfig, fit
     from timbrelab.timbre_cnn.models import build_model
 
@@ -127,6 +129,8 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
     lr = cfg.lr or DEFAULT_LR.get(model.config.arch, 1e-3)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
     ds = CropDataset(train.X, train.y, train.front_end.frames, seed=cfg.seed)
+    masking = SpecAugmentConfig.from_dict(cfg.spec_augment or {})
+    mask_rng = np.random.default_rng([cfg.seed, 1])  # its own stream: masks on or off leave the crops and the order unchanged
     n = min(cfg.epoch_clips or train.n_clips, train.n_clips)
     order = {"clips": rng.permutation(train.n_clips)[:n]}
 
@@ -139,6 +143,7 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
 
     def loss_on(indices):
         x, y = ds.batch(order["clips"][np.asarray(indices)])
+        x = spec_augment(x, mask_rng, masking, model.standardizer.mean)  # masked cells = band means: 0 once standardised
         x = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
         return torch.nn.functional.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
 
@@ -152,7 +157,8 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
         state_path = Path(state_path)
 
         def save_state(state):
-            state["data"] = {"rng": rng.bit_generator.state, "crops": ds.rng.bit_generator.state, "clips": order["clips"]}
+            state["data"] = {"rng": rng.bit_generator.state, "crops": ds.rng.bit_generator.state, "masks": mask_rng.bit_generator.state,
+                             "clips": order["clips"]}
             save_training_state(state_path, f"timbre-cnn {model.config.arch}", state)
 
         on_state = save_state
@@ -160,6 +166,8 @@ def train_on_clips(model_config, train, val: Windows, cfg: TrainConfig | None = 
             resume = load_training_state(state_path)
             rng.bit_generator.state = resume["data"]["rng"]
             ds.rng.bit_generator.state = resume["data"]["crops"]
+            if "masks" in resume["data"]:  # a state saved before masking existed: its mask stream was never drawn
+                mask_rng.bit_generator.state = resume["data"]["masks"]
             order["clips"] = resume["data"]["clips"]
     fitted = fit(model, loss_on, n, loop, opt, validate=lambda m: validation_accuracy(m, val), progress=progress,
                  desc=f"train {model.config.arch}", on_epoch=new_epoch, on_state=on_state, resume=resume)

@@ -65,3 +65,23 @@ def test_training_without_masks_is_unchanged_and_masks_change_it():
     masked = train_on_clips(mc, maps_, val, TrainConfig(**kw, spec_augment={"freq_masks": 2, "max_bands": 30}), progress=False)
     assert [h["train_loss"] for h in plain.history] == [h["train_loss"] for h in again.history]
     assert [h["train_loss"] for h in plain.history] != [h["train_loss"] for h in masked.history]
+
+
+def test_cosine_schedule_and_bf16_train_and_bad_values_are_refused():
+    from test_timbre_cnn_train import tiny_clip_maps
+
+    from timbrelab.timbre_cnn.models import TimbreCNNConfig
+    from timbrelab.timbre_cnn.train import TrainConfig, train_on_clips
+
+    maps_, val = tiny_clip_maps(), tiny_clip_maps(seed=1, n_clips=6).windows()
+    mc = TimbreCNNConfig("small-rect", 3, width=4)
+    kw = dict(max_epochs=2, patience=None, batch_size=4, epoch_clips=12, seed=2)
+    plain = train_on_clips(mc, maps_, val, TrainConfig(**kw), progress=False)
+    for opt in ({"lr_schedule": "cosine"}, {"precision": "bf16"}):
+        r = train_on_clips(mc, maps_, val, TrainConfig(**kw, **opt), progress=False)
+        assert r.history[0]["train_loss"] != plain.history[0]["train_loss"] or r.history[1]["train_loss"] != plain.history[1]["train_loss"]
+        assert all(np.isfinite(h["train_loss"]) for h in r.history)
+        assert all(v.dtype != torch.bfloat16 for v in r.model.state_dict().values())  # the weights stay fp32
+    for bad in ({"lr_schedule": "linear"}, {"precision": "fp16"}):
+        with pytest.raises(BadParameterError):
+            TrainConfig(**bad)

@@ -207,11 +207,15 @@ def tiny_clip_maps(seed=0, n_clips=18, classes=("violin", "flute", "piano")):
     return TD.ClipMaps(X, y, [{"name": f"c{i}"} for i in range(n_clips)], tuple(classes), TD.FrontEndConfig())
 
 
-@pytest.mark.parametrize("masks", [{}, {"freq_masks": 2, "max_bands": 12, "time_masks": 1, "max_frames": 20}], ids=["plain", "spec-augment"])
-def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, masks):
+MASKS = {"freq_masks": 2, "max_bands": 12, "time_masks": 1, "max_frames": 20}
+
+
+@pytest.mark.parametrize("options", [{}, {"spec_augment": MASKS, "lr_schedule": "cosine", "precision": "bf16"}], ids=["plain", "masks-cosine-bf16"])
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, options):
     """train_on_clips with a state file: stopped after its 2nd epoch (as a session ending would stop it),
     then started again, it ends with exactly the weights, best epoch and scores of an uninterrupted run
-    (with SpecAugment masks too: their random stream resumes with the rest)."""
+    (with SpecAugment masks, a cosine learning rate and bf16 steps too: the masks' random stream and the
+    scheduler resume with the rest)."""
     import torch
 
     from timbrelab.ml import checkpoint as ck
@@ -221,7 +225,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, m
     maps = tiny_clip_maps()
     val = tiny_clip_maps(seed=1, n_clips=6).windows()
     mc = TimbreCNNConfig("small-rect", 3, width=4)
-    cfg = TrainConfig(max_epochs=4, patience=None, batch_size=4, epoch_clips=12, seed=2, spec_augment=masks)
+    cfg = TrainConfig(max_epochs=4, patience=None, batch_size=4, epoch_clips=12, seed=2, **options)
     whole = train_on_clips(mc, maps, val, cfg, progress=False)
 
     state = tmp_path / "run.state.safetensors"

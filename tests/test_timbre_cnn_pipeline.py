@@ -250,3 +250,12 @@ def test_an_option_at_its_default_leaves_a_runs_key_unchanged():
     t = recipe(A)["train"]
     assert _key(run_identity({**t, "with_dry": False})) == _key(run_identity(t))  # runs made before the option stay valid
     assert _key(run_identity({**t, "with_dry": True})) != _key(run_identity(t))
+    from timbrelab.bench.timbre_cnn import OPTION_DEFAULTS
+    from timbrelab.timbre_cnn.train import TrainConfig
+
+    changed = {"with_dry": True, "spec_augment": {"freq_masks": 1, "max_bands": 4}, "lr_schedule": "cosine", "precision": "bf16"}
+    assert set(OPTION_DEFAULTS) == set(changed)
+    for k, v in OPTION_DEFAULTS.items():
+        if k in TrainConfig.__dataclass_fields__:
+            assert getattr(TrainConfig(), k) == v, k  # the table's default is the one training uses
+        assert _key(run_identity({**t, k: v})) == _key(run_identity(t)) != _key(run_identity({**t, k: changed[k]})), k

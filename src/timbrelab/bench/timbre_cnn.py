@@ -99,7 +99,7 @@ def _key(*parts) -> str:
 
 #: ``[train]`` options added after runs were kept, with their defaults: at its default an option is left
 #: out of a run's key, so the runs made before it existed stay valid
-OPTION_DEFAULTS = {"with_dry": False}
+OPTION_DEFAULTS = {"with_dry": False, "spec_augment": {}, "lr_schedule": "constant", "precision": "fp32"}
 
 
 def run_identity(train_section: dict) -> dict:

@@ -241,6 +241,54 @@ def test_bench_evaluate_scores_a_checkpoint_without_training(cli, tmp_path, monk
     assert {"accuracy", "top3", "macro_f1"} <= set(r["scores"]["medley"]) and "| medley" in out
 
 
+@pytest.mark.slow
+@needs_synth
+def test_bench_evaluate_scores_an_ensemble_and_the_validation_clips(cli, tmp_path, monkeypatch):
+    import torch
+
+    from timbrelab.ml.checkpoint import save_checkpoint
+    from timbrelab.timbre_cnn.classify import TimbreClassifier
+    from timbrelab.timbre_cnn.models import TimbreCNNConfig, build_model
+
+    monkeypatch.setenv("TIMBRELAB_CACHE", str(tmp_path / "cache"))
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        m = build_model(TimbreCNNConfig("dieleman", len(TD.CLASSES_WITH_NONE), width=4))
+        torch.nn.init.normal_(m.output_layer.weight)  # not the all-zero start: the two members differ
+        paths.append(tmp_path / f"m{seed}.safetensors")
+        save_checkpoint(paths[-1], TimbreClassifier(m, TD.FrontEndConfig(), TD.CLASSES_WITH_NONE).to_checkpoint())
+    code, out, err = cli("bench", "timbre-cnn", "--quick", "--evaluate", *paths, "--validation", "--out", tmp_path / "r")
+    assert code == 0, err
+    r = json.loads((tmp_path / "r" / "bench_timbre_cnn_eval.json").read_text())
+    assert r["checkpoint"] == [str(p) for p in paths] and len(r["sha256"]) == 2
+    assert r["clips"]["validation"] > 0 and "accuracy" in r["scores"]["validation"]
+    assert "ensemble (mean probabilities) of 2 checkpoints" in out and "| validation" in out
+
+
+def test_an_ensemble_gives_the_mean_of_its_members_probabilities():
+    import torch
+
+    from timbrelab.errors import BadParameterError
+    from timbrelab.timbre_cnn.models import TimbreCNNConfig, TimbreCNNEnsemble, build_model
+
+    members = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        m = build_model(TimbreCNNConfig("dieleman", 5, width=4)).eval()
+        torch.nn.init.normal_(m.output_layer.weight)
+        members.append(m)
+    x = torch.randn(3, 96, 128)
+    with torch.no_grad():
+        mean = torch.stack([torch.softmax(m(x), 1) for m in members]).mean(0)
+        got = torch.softmax(TimbreCNNEnsemble(members).eval()(x), 1)
+    assert torch.allclose(got, mean, atol=1e-6) and not torch.allclose(mean, torch.softmax(members[0](x), 1), atol=1e-3)
+    with pytest.raises(BadParameterError):
+        TimbreCNNEnsemble([members[0], build_model(TimbreCNNConfig("dieleman", 6, width=4))])
+    with pytest.raises(BadParameterError):
+        TimbreCNNEnsemble([])
+
+
 def test_an_option_at_its_default_leaves_a_runs_key_unchanged():
     from timbrelab.bench.timbre_cnn import _key, recipe, run_identity
 

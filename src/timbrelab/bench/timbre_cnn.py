@@ -65,7 +65,11 @@ def register(sub) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="N", help="training seeds (default 0 1 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value, e.g. train.max_epochs=4")
     p.add_argument("--quick", action="store_true", help="a tiny run (4 instruments, small corpus, 1 epoch) to check the pipeline")
-    p.add_argument("--evaluate", metavar="CHECKPOINT", help="train nothing: score this timbre-CNN checkpoint ('shipped': the packaged one) on every test set")
+    p.add_argument("--evaluate", nargs="+", metavar="CHECKPOINT",
+                   help="train nothing: score this timbre-CNN checkpoint ('shipped': the packaged one) on every test set; "
+                        "several: their ensemble (the mean of their probabilities)")
+    p.add_argument("--validation", action="store_true",
+                   help="with --evaluate: score the recipe's validation clips too (builds the recipe's corpus if it is not cached)")
     p.set_defaults(func=run)
 
 
@@ -310,35 +314,52 @@ class _WithNoInstrument:
 
 
 def evaluate_checkpoint(args, prov) -> int:
-    """``--evaluate``: a trained classifier's scores on every test set, no training (``bench_timbre_cnn_eval.json``)."""
+    """``--evaluate``: a trained classifier's scores on every test set, no training (``bench_timbre_cnn_eval.json``).
+    Several checkpoints: their ensemble (``models.TimbreCNNEnsemble``, the mean of their probabilities).
+    ``--validation``: the recipe's validation clips are scored too (the corpus is built if not cached)."""
     from timbrelab.errors import BadParameterError
-    from timbrelab.io_utils import atomic_write_text
+    from timbrelab.io_utils import atomic_write_text, file_sha256
     from timbrelab.ml.checkpoint import load_checkpoint
     from timbrelab.models import checkpoint_path, info
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.classify import TimbreClassifier
+    from timbrelab.timbre_cnn.models import TimbreCNNEnsemble
 
-    path = checkpoint_path("timbre_cnn") if args.evaluate == "shipped" else Path(args.evaluate)
-    clf = TimbreClassifier.from_checkpoint(load_checkpoint(path))
+    names = [str(e) for e in args.evaluate]
+    paths = [checkpoint_path("timbre_cnn") if e == "shipped" else Path(e) for e in names]
+    clfs = [TimbreClassifier.from_checkpoint(load_checkpoint(p)) for p in paths]
+    clf = clfs[0]
+    if len(clfs) > 1:
+        if any(c.classes != TD.CLASSES_WITH_NONE for c in clfs) or any(c.front_end != clf.front_end for c in clfs):
+            raise BadParameterError("an ensemble's checkpoints must share the taxonomy with 'no instrument' and one front end")
+        clf = TimbreClassifier(TimbreCNNEnsemble([c.model for c in clfs]), clf.front_end, clf.classes)
     if clf.classes == TD.CLASSES:
         model = _WithNoInstrument(clf.model)
     elif clf.classes == TD.CLASSES_WITH_NONE:
         model = clf.model
     else:
-        raise BadParameterError(f"{path}: a timbre CNN over other classes than the taxonomy's")
+        raise BadParameterError(f"{paths[0]}: a timbre CNN over other classes than the taxonomy's")
     tests, real = build_tests(clf.front_end, test_specs(args.quick), args.quick)
+    if args.validation:
+        from timbrelab.timbre_cnn.train import corpus_data
+
+        val = corpus_data(recipe(args)["train"]).val
+        if val.front_end != clf.front_end:
+            raise BadParameterError("--validation: the recipe's front end is not the checkpoint's")
+        tests = {"validation": val, **tests}
     scores = evaluate(model, tests, TD.CLASSES_WITH_NONE)
     via_classify = {n: classify_scores(clf, real[n]) for n in REAL_TESTS if real.get(n) and clf.classes == TD.CLASSES_WITH_NONE}
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    confusions(model, {n: tests[n] for n in REAL_TESTS if n in tests}, TD.CLASSES_WITH_NONE,
-               "shipped timbre CNN" if args.evaluate == "shipped" else Path(args.evaluate).name, out_dir)
-    from timbrelab.io_utils import file_sha256
-
-    result = {"benchmark": "timbre-cnn --evaluate", "provenance": prov, "checkpoint": str(args.evaluate), "sha256": file_sha256(path),
-              "manifest": info("timbre_cnn") if args.evaluate == "shipped" else None, "classes": list(clf.classes),
+    title = "shipped timbre CNN" if names == ["shipped"] else " + ".join(Path(n).name for n in names)
+    confusions(model, {n: tests[n] for n in REAL_TESTS if n in tests}, TD.CLASSES_WITH_NONE, title if len(title) < 80 else f"ensemble of {len(names)}", out_dir)
+    result = {"benchmark": "timbre-cnn --evaluate", "provenance": prov, "checkpoint": names[0] if len(names) == 1 else names,
+              "sha256": file_sha256(paths[0]) if len(paths) == 1 else [file_sha256(p) for p in paths],
+              "manifest": info("timbre_cnn") if names == ["shipped"] else None, "classes": list(clf.classes),
               "clips": {k: w.n_clips for k, w in tests.items()}, "scores": scores, "via_classify": via_classify}
-    lines = [f"Scores of `{args.evaluate}` (sha256 {result['sha256'][:12]}, {len(clf.classes)} outputs), no training:", "",
+    what = f"`{names[0]}` (sha256 {result['sha256'][:12]}, {len(clf.classes)} outputs)" if len(names) == 1 else \
+        f"the ensemble (mean probabilities) of {len(names)} checkpoints: " + ", ".join(f"`{n}`" for n in names)
+    lines = [f"Scores of {what}, no training:", "",
              "| test | accuracy | top-3 | macro-F1 | micro-F1 | no-instrument rate |", "|---|---|---|---|---|---|"]
     for t, sc in scores.items():
         cells = [f"{sc[k]:.3f}" if k in sc else "–" for k in ("accuracy", "top3", "macro_f1", "micro_f1", "no_instrument_rate")]

@@ -306,6 +306,27 @@ class TimbreCNN(nn.Module):
         return f"arch={self.config.arch}, n_classes={self.config.n_classes}, parameters={count_parameters(self)}"
 
 
+class TimbreCNNEnsemble(nn.Module):
+    """Trained ``TimbreCNN``s of one input shape and class list as one model: the mean of their softmax
+    outputs, returned as its logarithm (so a softmax of the output gives the mean back). For scoring
+    (``timbrelab bench timbre-cnn --evaluate A B C``); it is not a checkpoint kind and is not shipped."""
+
+    def __init__(self, members):
+        super().__init__()
+        members = list(members)
+        if not members:
+            raise BadParameterError("an ensemble needs at least one model")
+        shapes = {(m.config.n_classes, m.config.n_mels, m.config.frames) for m in members}
+        if len(shapes) != 1:
+            raise BadParameterError(f"the ensemble's models differ in classes or input shape: {sorted(shapes)}")
+        self.members = nn.ModuleList(members)
+        self.config = members[0].config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = torch.stack([torch.softmax(m(x), dim=1) for m in self.members]).mean(dim=0)
+        return torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))
+
+
 def build_model(config: TimbreCNNConfig | dict) -> TimbreCNN:
     """A fresh ``TimbreCNN`` for a config (or its ``to_dict``); call ``torch.manual_seed`` first for a fixed init."""
     if isinstance(config, dict):

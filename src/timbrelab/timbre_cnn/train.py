@@ -9,6 +9,11 @@ improvement. Seeds are fixed, so a run is repeatable on one machine with the sam
 threads (the library never sets it: the caller may, e.g. ``torch.set_num_threads`` in a script).
 The result is bit-identical to the hand-written loop this replaced (tests/test_timbre_cnn_train.py).
 
+``train_on_clips`` (the corpus way: a random crop of each clip per draw) has three options more, all off
+by default: ``spec_augment`` (SpecAugment masks, ``features.spec_augment``), ``lr_schedule="cosine"``
+and ``precision="bf16"`` (the training steps under CPU autocast; validation and weights stay fp32).
+Each draws nothing from the crops' and order's random streams, and each resumes with the run.
+
 ``train_recipe(recipe, progress)`` is the trainer behind ``timbrelab train timbre-cnn``
 (``timbrelab/recipes/timbre-cnn.toml``): it renders (or reuses) the training sets the recipe names,
 holds out a stratified validation split, trains the recipe's architecture and returns the

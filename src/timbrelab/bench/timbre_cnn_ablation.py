@@ -108,7 +108,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from timbrelab.bench.provenance import markdown_footer, report_provenance
-    from timbrelab.bench.timbre_cnn import _key, build_tests, run_identity, check_seeds, recipe, test_specs, train_and_score
+    from timbrelab.bench.timbre_cnn import _key, build_tests, check_seeds, recipe, run_identity, test_specs, train_and_score
     from timbrelab.errors import BadParameterError
     from timbrelab.io_utils import atomic_write_text
     from timbrelab.timbre_cnn import data as TD

@@ -31,8 +31,8 @@ from timbrelab.timbre_cnn.data import Windows
 from timbrelab.timbre_cnn.evaluate import clip_probabilities
 
 LR_SCHEDULES = ("constant", "cosine")
-#: "bf16": about 2.3x the training steps per second of fp32 for small-rect-1x on a CPU with AMX (measured
-#: here, one thread); the bits then depend on the CPU's bf16 kernels as fp32's depend on its instruction set
+#: "bf16": on this AMX CPU a small-rect-1x epoch took ~100 s with three runs side by side against ~225 s
+#: in fp32 with two (the committed runs' histories); the bits depend on the CPU's bf16 kernels as fp32's do
 PRECISIONS = ("fp32", "bf16")
 
 #: Adam learning rates per architecture: the single-layer model oscillates at 1e-3 (seen while building it)
@@ -60,6 +60,9 @@ class TrainConfig:
             raise BadParameterError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.precision not in PRECISIONS:
             raise BadParameterError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        from timbrelab.features.spec_augment import SpecAugmentConfig
+
+        SpecAugmentConfig.from_dict(self.spec_augment or {})  # a bad mask setting is refused here, not at the first step
 
     def to_dict(self) -> dict:
         return asdict(self)

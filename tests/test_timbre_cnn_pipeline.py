@@ -307,3 +307,30 @@ def test_an_option_at_its_default_leaves_a_runs_key_unchanged():
         if k in TrainConfig.__dataclass_fields__:
             assert getattr(TrainConfig(), k) == v, k  # the table's default is the one training uses
         assert _key(run_identity({**t, k: v})) == _key(run_identity(t)) != _key(run_identity({**t, k: changed[k]})), k
+
+
+def test_a_reference_models_runs_give_each_figures_change_and_welch_t(tmp_path):
+    from scipy import stats
+
+    from timbrelab.bench.timbre_cnn import aggregate, against_reference, reference_runs
+
+    def row(model, seed, val, medley):
+        return {"model": model, "seed": seed, "params": 10, "val_accuracy": val, "training_seconds": 1.0, "epochs_run": 1,
+                "medley": {"accuracy": medley, "top3": 1.0, "macro_f1": medley}}
+
+    ref_val, ref_medley = [0.48, 0.50, 0.46], [0.36, 0.51, 0.44]
+    for s in range(3):
+        (tmp_path / f"small-rect-1x-seed{s}-abc.json").write_text(json.dumps(row("small-rect-1x", s, ref_val[s], ref_medley[s])))
+    (tmp_path / "small-rect-1x-seed0-abc.state.safetensors").write_bytes(b"")  # an unfinished run's state is not a run
+    ref = reference_runs(tmp_path, "small-rect-1x", [0, 1, 2])
+    assert [r["seed"] for r in ref] == [0, 1, 2]
+    new = aggregate([row("x", s, v, m) for s, (v, m) in enumerate(zip([0.56, 0.58, 0.55], [0.60, 0.62, 0.56]))])
+    c = against_reference({"x": new}, aggregate(ref))["x"]
+    assert set(c) == {"val acc", "Medley top-1"}  # figures neither side has are left out
+    assert c["Medley top-1"]["delta"] == pytest.approx(np.mean([0.60, 0.62, 0.56]) - np.mean(ref_medley))
+    assert c["Medley top-1"]["t"] == pytest.approx(stats.ttest_ind([0.60, 0.62, 0.56], ref_medley, equal_var=False).statistic)
+    with pytest.raises(BadParameterError, match="seed 3"):
+        reference_runs(tmp_path, "small-rect-1x", [0, 3])
+    (tmp_path / "small-rect-1x-seed1-def.json").write_text(json.dumps(row("small-rect-1x", 1, 0.5, 0.5)))
+    with pytest.raises(BadParameterError, match="2 finished runs"):  # two run keys in one folder: which is meant is unclear
+        reference_runs(tmp_path, "small-rect-1x", [1])

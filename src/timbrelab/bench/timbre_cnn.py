@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from timbrelab.bench.seeds import mean_sd
+from timbrelab.bench.seeds import mean_sd, welch_t
 
 DEFAULT_OUT = "reports/timbre_cnn"
 DEFAULT_RUNS = "runs/bench-timbre-cnn"
@@ -56,6 +56,7 @@ def register(sub) -> None:
             "  timbrelab bench timbre-cnn                                   # all six models, seeds 0 1 2\n"
             "  timbrelab bench timbre-cnn --models small-rect-1x --seeds 0\n"
             "  timbrelab bench timbre-cnn --quick --models dieleman-1x      # check the pipeline (~2 min)\n"
+            "  timbrelab bench timbre-cnn --runs runs/bench-timbre-cnn-v3 --reference runs/bench-timbre-cnn small-rect-1x ...\n"
         ),
     )
     p.add_argument("--json", metavar="FILE", help=f"JSON output (default {DEFAULT_OUT}/bench_timbre_cnn.json)")
@@ -68,6 +69,9 @@ def register(sub) -> None:
     p.add_argument("--evaluate", nargs="+", metavar="CHECKPOINT",
                    help="train nothing: score this timbre-CNN checkpoint ('shipped': the packaged one) on every test set; "
                         "several: their ensemble (the mean of their probabilities)")
+    p.add_argument("--reference", nargs=2, metavar=("RUNS", "MODEL"),
+                   help="compare every model with MODEL's finished runs of the same seeds in the folder RUNS: the change of "
+                        "each mean and Welch's t (e.g. --reference runs/bench-timbre-cnn small-rect-1x: against the recipe's runs)")
     p.add_argument("--validation", action="store_true",
                    help="with --evaluate: score the recipe's validation clips too (builds the recipe's corpus if it is not cached)")
     p.set_defaults(func=run)
@@ -136,6 +140,7 @@ def run(args) -> int:
     prov = report_provenance("timbre-cnn", args, torch_threads=torch.get_num_threads())  # at the start: the code that runs
     if args.evaluate:
         return evaluate_checkpoint(args, prov)
+    reference = reference_runs(*args.reference, args.seeds) if args.reference else None
     rec = recipe(args)
     t_section = rec["train"]
     out_dir, runs_dir = Path(args.out), Path(args.runs)
@@ -214,6 +219,8 @@ def run(args) -> int:
         "confusion_matrices_of": drawn,
         "paper_irmas": [{"model": m, "params": p, "micro_f1": a, "macro_f1": b} for m, p, a, b in PAPER_IRMAS],
         "goals": goals(models, selected),
+        "reference": None if reference is None else
+        {"runs": args.reference[0], "model": args.reference[1], "comparisons": against_reference(models, aggregate(reference))},
         "seconds": {"data": round(data_seconds, 1), "total": round(time.perf_counter() - t0, 1),
                     "training": round(sum(runs[j]["training_seconds"] for j in jobs), 1)},
     }
@@ -450,6 +457,36 @@ def aggregate(rows: list[dict]) -> dict:
     return out
 
 
+#: the figures compared with a reference model's runs: (test, metric or None for a top-level figure, label)
+REFERENCE_FIGURES = (("val_accuracy", None, "val acc"), ("notes", "macro_f1", "notes macro-F1"),
+                     ("medley", "accuracy", "Medley top-1"), ("debian", "accuracy", "Debian top-1"))
+
+
+def reference_runs(folder, model: str, seeds) -> list[dict]:
+    """The finished runs (their JSON rows) of ``model`` in the runs folder ``folder``, one per seed."""
+    from timbrelab.errors import BadParameterError
+
+    rows = []
+    for s in seeds:
+        found = sorted(Path(folder).glob(f"{model}-seed{s}-*.json"))
+        if len(found) != 1:
+            raise BadParameterError(f"--reference: {len(found) or 'no'} finished runs of {model} seed {s} in {folder}; one is needed")
+        rows.append(json.loads(found[0].read_text(encoding="utf-8")))
+    return rows
+
+
+def against_reference(models: dict, ref: dict) -> dict:
+    """Per model and figure: the change of the mean against the reference's, and Welch's t over the seeds."""
+    out = {}
+    for n, m in models.items():
+        out[n] = {}
+        for t, k, label in REFERENCE_FIGURES:
+            a, b = (m.get(t), ref.get(t)) if k is None else (m.get(t, {}).get(k), ref.get(t, {}).get(k))
+            if a is not None and b is not None:
+                out[n][label] = {"delta": a["mean"] - b["mean"], "t": welch_t(a, b)}
+    return out
+
+
 def goals(models: dict, selected: str) -> dict:
     s = models[selected]
     g = {"selected": selected}
@@ -503,6 +540,14 @@ def markdown_table(r: dict) -> str:
         lines.append(f"| {n}{mark} | {m['params']:,} | {_pm(m['val_accuracy'])} | {g('notes', 'accuracy')} | {g('notes', 'macro_f1')} | {g('phrases', 'accuracy')} | "
                      f"{g('mixes', 'micro_f1')} | {g('mixes', 'macro_f1')} | {g('medley', 'accuracy')} | {g('medley', 'top3')} | {g('medley', 'macro_f1')} | "
                      f"{g('debian', 'accuracy')} | {g('debian', 'top3')} | {g('none', 'no_instrument_rate')} | {m['training_seconds']['mean']:.0f} | {m['epochs_run']['mean']:.1f} | {m['inference_realtime_factor']['mean']:.0f} |")
+    if r.get("reference"):
+        ref = r["reference"]
+        labels = [label for _, _, label in REFERENCE_FIGURES]
+        lines += ["", f"Against {ref['model']} of `{ref['runs']}` (the same seeds): the change of the mean, Welch's t in brackets "
+                  "(|t| ≥ 2.8 is p < 0.05 over three seeds a side).", "", "| model | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+        for n, c in ref["comparisons"].items():
+            cells = [f"{c[x]['delta']:+.3f} ({'–' if c[x]['t'] is None else format(c[x]['t'], '.1f')})" if x in c else "–" for x in labels]
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "Paper (IRMAS, 11 classes, predominant-instrument test) — **different data**, for orientation only:", "",
               "| model | params | micro F1 | macro F1 |", "|---|---|---|---|"]
     lines += [f"| {p['model']} | {p['params'] / 1000:.0f}k | {p['micro_f1']:.3f} | {p['macro_f1']:.3f} |" for p in r["paper_irmas"]]

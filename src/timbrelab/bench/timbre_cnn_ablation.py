@@ -184,20 +184,31 @@ COLUMNS = (("medley_accuracy", "Medley top-1"), ("debian_accuracy", "Debian top-
            ("none_no_instrument_rate", "no-instrument rate"), ("val_accuracy", "val acc"))
 
 
+DELTA_COLUMNS = (("medley_accuracy", "Medley"), ("debian_accuracy", "Debian"), ("notes_macro_f1", "notes"), ("none_no_instrument_rate", "no-instrument"))
+
+
 def markdown(r: dict) -> str:
     ref = r["variants"].get("all")
     tr = r.get("training", {})
     budget = f", {tr['max_epochs']} epochs of {tr['epoch_clips']} clips" if tr else ""
     lines = [f"Ablation of {r['model']} ({r['clips_per_class']} corpus clips per source and class{budget}), mean ± sd over seeds "
-             f"{', '.join(map(str, r['seeds']))}; Δ = change of the mean against `all`. One protocol for every row: "
+             f"{', '.join(map(str, r['seeds']))}; Δ = change of the mean against `all`, Welch's t over the seeds in brackets "
+             "(|t| ≥ 2.8 is p < 0.05 at three seeds a side). One protocol for every row: "
              "compare rows with each other, not with the recipe's bench.", "",
-             "| variant | train clips | " + " | ".join(c for _, c in COLUMNS) + " | Δ Medley | Δ Debian |",
-             "|---|---|" + "---|" * (len(COLUMNS) + 2)]
+             "| variant | train clips | " + " | ".join(c for _, c in COLUMNS) + " | " + " | ".join(f"Δ {c}" for _, c in DELTA_COLUMNS) + " |",
+             "|---|---|" + "---|" * (len(COLUMNS) + len(DELTA_COLUMNS))]
     for v, m in r["variants"].items():
         cells = [f"{m[k]['mean']:.3f} ± {m[k]['sd']:.3f}" if k in m else "–" for k, _ in COLUMNS]
-        deltas = [f"{m[k]['mean'] - ref[k]['mean']:+.3f}" if ref and k in m and k in ref else "–" for k in ("medley_accuracy", "debian_accuracy")]
+        deltas = [_delta(m[k], ref[k]) if ref and v != "all" and k in m and k in ref else "–" for k, _ in DELTA_COLUMNS]
         lines.append(f"| {v} | {m['train_clips']} | " + " | ".join(cells + deltas) + " |")
     return "\n".join(lines)
+
+
+def _delta(a: dict, b: dict) -> str:
+    from timbrelab.bench.seeds import welch_t
+
+    t = welch_t(a, b)
+    return f"{a['mean'] - b['mean']:+.3f} ({'–' if t is None else format(t, '.1f')})"
 
 
 def plot(r: dict, path: Path) -> None:

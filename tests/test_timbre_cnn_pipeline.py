@@ -183,6 +183,30 @@ def test_bench_with_every_run_kept_rebuilds_no_data_and_gives_the_same_table(ben
     assert (out / "bench_timbre_cnn.md").read_text().split("Total run time")[0] == before  # the same table
 
 
+@pytest.mark.slow
+@needs_synth
+def test_bench_jobs_trains_the_runs_side_by_side_as_the_serial_bench_does(bench_run, cli, tmp_path, monkeypatch):
+    """``--jobs 2``: the two seeds in two worker processes (one thread each), the same runs as one after the other."""
+    run = bench_run("timbre-cnn")
+    monkeypatch.setenv("TIMBRELAB_CACHE", str(run.out_dir / "cache"))  # the data the serial run built: nothing is rendered again
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    code, stdout, err = cli(*run.argv[:run.argv.index("--out")], "--jobs", "2", "--out", out, "--runs", runs)
+    assert code == 0, err
+    assert "2 worker processes (1 thread each)" in stdout
+    report = json.loads((out / "bench_timbre_cnn.json").read_text())
+    serial = {r["seed"]: r for r in run.report["runs"]}
+    for r in report["runs"]:
+        assert r["torch_threads"] == 1
+        s = serial[r["seed"]]
+        assert r["params"] == s["params"] and r["epochs_run"] == s["epochs_run"]
+        # the same data, seed and settings: the losses agree to the rounding of another thread count
+        np.testing.assert_allclose([h["train_loss"] for h in r["history"]], [h["train_loss"] for h in s["history"]], rtol=1e-4)
+    assert sorted(p.name.split("-")[2] for p in runs.glob("dieleman-1x-seed*.safetensors")) == ["seed0", "seed1"]
+    assert not list(runs.glob("*.state.safetensors"))  # finished runs leave no training state
+    code, _, err = cli("bench", "timbre-cnn", "--quick", "--jobs", "0", "--out", tmp_path / "x", "--runs", tmp_path / "y")
+    assert code != 0 and "--jobs" in err and err.count("\n") == 1
+
+
 @needs_synth
 def test_cli_classify_with_the_shipped_model(cli, tmp_path):
     from timbrelab import weights

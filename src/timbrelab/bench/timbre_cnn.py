@@ -28,11 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from timbrelab.bench.seeds import mean_sd, welch_t
+from timbrelab.parallel import Task
 
 DEFAULT_OUT = "reports/timbre_cnn"
 DEFAULT_RUNS = "runs/bench-timbre-cnn"
@@ -65,6 +67,9 @@ def register(sub) -> None:
     p.add_argument("--models", nargs="+", metavar="NAME", help="only these configurations (default: all six)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="N", help="training seeds (default 0 1 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value, e.g. train.max_epochs=4")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train the unfinished runs side by side in N processes (cores ÷ N torch threads each; default 1: one after "
+                        "the other, here). Memory: about 2 GB a process")
     p.add_argument("--quick", action="store_true", help="a tiny run (4 instruments, small corpus, 1 epoch) to check the pipeline")
     p.add_argument("--evaluate", nargs="+", metavar="CHECKPOINT",
                    help="train nothing: score this timbre-CNN checkpoint ('shipped': the packaged one) on every test set; "
@@ -126,7 +131,7 @@ def run(args) -> int:
     from timbrelab.sounds.datasets import spec_dict
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.models import paper_configs
-    from timbrelab.ml.checkpoint import load_checkpoint, save_checkpoint
+    from timbrelab.ml.checkpoint import load_checkpoint
     from timbrelab.timbre_cnn.classify import TimbreClassifier
     from timbrelab.timbre_cnn.train import corpus_data, train_config_of
 
@@ -137,6 +142,8 @@ def run(args) -> int:
     if unknown:
         raise BadParameterError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(configs)})")
     check_seeds(args.seeds)
+    if args.jobs < 1:
+        raise BadParameterError(f"--jobs must be at least 1, got {args.jobs}")
     prov = report_provenance("timbre-cnn", args, torch_threads=torch.get_num_threads())  # at the start: the code that runs
     if args.evaluate:
         return evaluate_checkpoint(args, prov)
@@ -169,20 +176,16 @@ def run(args) -> int:
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     data_seconds = time.perf_counter() - t0
 
+    todo = [j for j in jobs if not run_path[j].exists()]
+    if args.jobs > 1 and len(todo) > 1:
+        train_in_workers(todo, run_path, t_section, args.quick, args.jobs)
     runs, kept = {}, {}
     for name, seed in tqdm(jobs, desc="bench timbre-cnn", unit="run"):
         path = run_path[(name, seed)]
         if path.exists():
             runs[(name, seed)] = json.loads(path.read_text(encoding="utf-8"))
             continue
-        row, model = train_and_score(configs[name], d, tests, cfg0, seed, state_path=path.with_suffix(".state.safetensors"))
-        row = {"model": name, **row}
-        # the weights beside the scores (written first): a resumed bench draws its confusion matrices without retraining
-        save_checkpoint(path.with_suffix(".safetensors"), TimbreClassifier(model, d.train.front_end, classes).to_checkpoint())
-        atomic_write_text(path, json.dumps(row, indent=1, default=float))
-        path.with_suffix(".state.safetensors").unlink(missing_ok=True)  # only now: a run stopped while being scored resumes finished
-        runs[(name, seed)] = row
-        kept[(name, seed)] = model
+        runs[(name, seed)], kept[(name, seed)] = finish_run(configs[name], name, seed, d, tests, cfg0, path)
 
     models = {n: aggregate([runs[(n, s)] for s in args.seeds]) for n in names}
     selected = max(models, key=lambda n: (models[n]["val_accuracy"]["mean"], -models[n]["params"]))
@@ -287,7 +290,75 @@ def build_tests(front_end, tspecs: dict, quick: bool = False) -> tuple[dict, dic
     return tests, real
 
 
-def train_and_score(model_config, d, tests: dict, cfg0, seed: int, state_path=None) -> tuple[dict, object]:
+def finish_run(model_config, name: str, seed: int, d, tests: dict, cfg0, path: Path, progress: bool | None = None) -> tuple[dict, object]:
+    """Train and score one (model, seed) run and keep it in the runs folder: its row at ``path`` (JSON),
+    its weights beside it; a state file beside it while it trains, so a stopped run resumes. (row, model)"""
+    from timbrelab.io_utils import atomic_write_text
+    from timbrelab.ml.checkpoint import save_checkpoint
+    from timbrelab.timbre_cnn.classify import TimbreClassifier
+
+    row, model = train_and_score(model_config, d, tests, cfg0, seed, state_path=path.with_suffix(".state.safetensors"), progress=progress)
+    row = {"model": name, **row}
+    # the weights beside the scores (written first): a resumed bench draws its confusion matrices without retraining
+    save_checkpoint(path.with_suffix(".safetensors"), TimbreClassifier(model, d.train.front_end, d.train.classes).to_checkpoint())
+    atomic_write_text(path, json.dumps(row, indent=1, default=float))
+    path.with_suffix(".state.safetensors").unlink(missing_ok=True)  # only now: a run stopped while being scored resumes finished
+    return row, model
+
+
+@dataclass
+class TrainRunTask(Task):
+    """``--jobs``: one (model, seed, run path) in a worker process, which loads the corpus and the tests
+    from the cache once (the bench's own process has built them) and keeps the run as the serial bench does."""
+
+    t_section: dict
+    quick: bool
+    cache: str | None  # the bench's $TIMBRELAB_CACHE: a worker process may have been started before it was set
+    _data: object = None
+    _local = ("_data",)
+
+    def __call__(self, job) -> str:
+        import os
+
+        from timbrelab.timbre_cnn import data as TD
+        from timbrelab.timbre_cnn.models import paper_configs
+        from timbrelab.timbre_cnn.train import corpus_data, train_config_of
+
+        name, seed, path = job
+        if self._data is None:
+            if self.cache:
+                os.environ["TIMBRELAB_CACHE"] = self.cache
+            d = corpus_data(self.t_section, progress=False)
+            tests, _ = build_tests(d.train.front_end, test_specs(self.quick), self.quick)
+            self._data = d, tests
+        d, tests = self._data
+        finish_run(paper_configs(len(TD.CLASSES_WITH_NONE))[name], name, seed, d, tests, train_config_of(self.t_section), Path(path), progress=False)
+        return path
+
+
+def train_in_workers(todo: list, run_path: dict, t_section: dict, quick: bool, jobs: int) -> None:
+    """Train the unfinished runs ``todo`` side by side in ``jobs`` worker processes (cores ÷ jobs torch
+    threads each, at least 1: the committed v2/v3 runs were trained this way, three on two cores)."""
+    import os
+
+    from tqdm import tqdm
+
+    from timbrelab.errors import TimbrelabError
+    from timbrelab.parallel import ProcessExecutor
+
+    failed = []
+    with ProcessExecutor(min(jobs, len(todo))) as ex:
+        print(f"training {len(todo)} runs on {ex.describe()}", flush=True)
+        items = [(n, s, str(run_path[(n, s)].resolve())) for n, s in todo]
+        task = TrainRunTask(t_section, quick, os.environ.get("TIMBRELAB_CACHE"))
+        for (n, s, _), ok, value in tqdm(ex.run(task, items), total=len(items), desc="bench timbre-cnn", unit="run"):
+            if not ok:
+                failed.append(f"{n} seed {s}: {value}")
+    if failed:
+        raise TimbrelabError("training failed: " + "; ".join(failed))
+
+
+def train_and_score(model_config, d, tests: dict, cfg0, seed: int, state_path=None, progress: bool | None = None) -> tuple[dict, object]:
     """Train one model on the corpus data ``d`` with ``seed`` and score it on every test set: (row, model).
     ``state_path``: the run's training state after each epoch, so an interrupted run resumes mid-way."""
     from timbrelab.timbre_cnn import data as TD
@@ -295,8 +366,10 @@ def train_and_score(model_config, d, tests: dict, cfg0, seed: int, state_path=No
     from timbrelab.timbre_cnn.train import train_on_clips
 
     cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
-    r = train_on_clips(model_config, d.train, d.val, cfg, state_path=state_path)
-    row = {"seed": seed, "window_s": d.train.front_end.window_step_s, "params": count_parameters(r.model), "training_seconds": r.seconds, "best_epoch": r.best_epoch,
+    r = train_on_clips(model_config, d.train, d.val, cfg, progress, state_path=state_path)
+    import torch
+
+    row = {"seed": seed, "torch_threads": torch.get_num_threads(), "window_s": d.train.front_end.window_step_s, "params": count_parameters(r.model), "training_seconds": r.seconds, "best_epoch": r.best_epoch,
            "epochs_run": len(r.history), "history": r.history, "val_accuracy": max(h["val_accuracy"] for h in r.history)}
     row.update(evaluate(r.model, tests, TD.CLASSES_WITH_NONE))
     return row, r.model

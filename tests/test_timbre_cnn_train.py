@@ -190,6 +190,19 @@ def test_timbrelab_train_writes_a_run_the_registry_loads(cli, tmp_path, monkeypa
     assert clf.info == {"architecture": "dieleman-1x"}
     res = clf.classify(np.zeros((1, 22050), np.float32) + 0.01, 22050, top=2)
     assert len(res.top) == 2
+    # resumable: the state after each epoch stays in the cache, keyed by the recipe; the same command again
+    # goes on from it (here: the run had finished, so it trains no epoch and gives the same weights back)
+    states = list((tmp_path / "cache" / "train-state").glob("timbre-cnn-*/state.safetensors"))
+    assert len(states) == 1
+    code, out, err = cli("train", "--recipe", tmp_path / "tiny.toml", "-o", tmp_path / "run2", "-q")
+    assert code == 0, err
+    again = load_path(tmp_path / "run2" / "timbre_cnn.safetensors")
+    for k, v in clf.model.state_dict().items():
+        assert (v == again.model.state_dict()[k]).all(), k
+    assert json.loads((tmp_path / "run2" / "run.json").read_text())["metrics"]["history"] == m["history"]
+    code, out, err = cli("train", "--recipe", tmp_path / "tiny.toml", "-o", tmp_path / "run3", "-q", "--set", "train.seed=1")
+    assert code == 0, err
+    assert len(list((tmp_path / "cache" / "train-state").glob("timbre-cnn-*/state.safetensors"))) == 2  # another recipe: its own state
 
 
 # ------------------------------------------------------------------------------- resuming a run

@@ -14,8 +14,6 @@ Interrupted? The same command resumes from the last finished epoch (state under 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -91,10 +89,9 @@ def validation_terms(net: GMVAE, X, y_inst, y_pitch, batch: int = 256) -> dict:
 
 
 def state_dir_for(recipe: dict) -> Path:
-    from timbrelab.data.cache import cache_root
+    from timbrelab.ml.recipes import training_state_dir
 
-    key = hashlib.sha256(json.dumps([recipe, TRAINING_VERSION], sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return cache_root() / "train-state" / f"explorer-{key}"
+    return training_state_dir("explorer", recipe, TRAINING_VERSION)
 
 
 def load_training_notes(cfg: ExplorerTrainConfig, progress: bool | None = None):

@@ -23,6 +23,8 @@ The resolved recipe is written into the run's ``run.json`` and from there into t
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -37,6 +39,17 @@ class Trained:
 
     checkpoint: object  # timbrelab.ml.checkpoint.Checkpoint
     metrics: dict = field(default_factory=dict)
+
+
+def training_state_dir(model: str, recipe: dict, version: int) -> Path:
+    """Where ``timbrelab train`` keeps a recipe's training state between epochs: the cache's
+    ``train-state/MODEL-KEY``, KEY a hash of the resolved recipe and the trainer's ``version`` (bumped when a
+    code change makes earlier states stale). The same command run again resumes where it was stopped
+    (or returns at once when it had finished); any other recipe or ``--set`` starts afresh."""
+    from timbrelab.data.cache import cache_root
+
+    key = hashlib.sha256(json.dumps([recipe, version], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return cache_root() / "train-state" / f"{model}-{key}"
 
 
 def recipes_dir() -> Path:

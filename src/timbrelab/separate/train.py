@@ -23,8 +23,6 @@ the same weights.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -272,10 +270,9 @@ TRAINING_VERSION = 3  # bump when a code change makes earlier training states st
 
 
 def state_dir_for(recipe: dict) -> Path:
-    from timbrelab.data.cache import cache_root
+    from timbrelab.ml.recipes import training_state_dir
 
-    key = hashlib.sha256(json.dumps([recipe, TRAINING_VERSION], sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return cache_root() / "train-state" / f"separator-{key}"
+    return training_state_dir("separator", recipe, TRAINING_VERSION)
 
 
 def train_recipe(recipe: dict, progress: bool | None = None, state_dir=None):

@@ -16,8 +16,9 @@ Each draws nothing from the crops' and order's random streams, and each resumes 
 
 ``train_recipe(recipe, progress)`` is the trainer behind ``timbrelab train timbre-cnn``
 (``timbrelab/recipes/timbre-cnn.toml``): it renders (or reuses) the training sets the recipe names,
-holds out a stratified validation split, trains the recipe's architecture and returns the
-``TimbreClassifier``'s checkpoint with its validation metrics.
+holds out a stratified validation split, trains the recipe's architecture (resumably: stopped, the same
+command goes on from its last epoch) and returns the ``TimbreClassifier``'s checkpoint with its
+validation metrics.
 """
 
 from __future__ import annotations
@@ -302,10 +303,18 @@ def train_config_of(train_section: dict) -> TrainConfig:
     return TrainConfig(**{k: train_section[k] for k in known if k in train_section})
 
 
-def train_recipe(recipe: dict, progress: bool | None = None):
-    """``timbrelab train timbre-cnn``: see the module docstring and ``recipes/timbre-cnn.toml``."""
+#: bump when a code change makes the training states of ``timbrelab train timbre-cnn`` stale
+TRAINING_VERSION = 1
+
+
+def train_recipe(recipe: dict, progress: bool | None = None, state_dir=None):
+    """``timbrelab train timbre-cnn``: see the module docstring and ``recipes/timbre-cnn.toml``.
+    Resumable: the state after every epoch goes to ``state_dir`` (default: ``ml.recipes.training_state_dir``),
+    so the same command run again goes on from the last finished epoch."""
+    from pathlib import Path
+
     from timbrelab.errors import BadParameterError
-    from timbrelab.ml.recipes import Trained
+    from timbrelab.ml.recipes import Trained, training_state_dir
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.models import count_parameters, paper_configs
 
@@ -316,7 +325,9 @@ def train_recipe(recipe: dict, progress: bool | None = None):
         raise BadParameterError(f"[train] architecture must be one of {', '.join(configs)}, got {arch!r}")
     cfg = train_config_of(t)
     d = corpus_data(t, progress)
-    r = train_on_clips(configs[arch], d.train, d.val, cfg, progress)
+    sd = Path(state_dir) if state_dir is not None else training_state_dir("timbre-cnn", recipe, TRAINING_VERSION)
+    sd.mkdir(parents=True, exist_ok=True)
+    r = train_on_clips(configs[arch], d.train, d.val, cfg, progress, state_path=sd / "state.safetensors")
     clf = r.classifier({"architecture": arch})
     metrics = {
         "params": count_parameters(r.model), "val_accuracy": max(h["val_accuracy"] for h in r.history), "best_epoch": r.best_epoch,

@@ -26,3 +26,10 @@ def test_welch_t_is_undefined_without_two_values_or_any_spread():
     assert welch_t(mean_sd([0.5]), mean_sd([0.4, 0.6])) is None
     assert welch_t(mean_sd([0.5, 0.5]), mean_sd([0.4, 0.4])) is None
     assert welch_t(mean_sd([0.5, 0.5]), mean_sd([0.3, 0.5])) == pytest.approx(0.1 / np.sqrt(0.02 / 2))  # one side without spread
+
+
+def test_a_change_cell_shows_the_change_and_its_t():
+    from timbrelab.bench.seeds import change_cell
+
+    assert change_cell(0.0843, 5.62) == "+0.084 (5.6)" and change_cell(-0.027, -0.41) == "-0.027 (-0.4)"
+    assert change_cell(0.1, None) == "+0.100 (–)"

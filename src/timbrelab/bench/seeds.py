@@ -21,3 +21,8 @@ def welch_t(a: dict, b: dict) -> float | None:
         return None
     se = float(np.sqrt(a["sd"] ** 2 / a["n"] + b["sd"] ** 2 / b["n"]))
     return (a["mean"] - b["mean"]) / se if se > 0 else None
+
+
+def change_cell(delta: float, t: float | None) -> str:
+    """A table cell for a change of a mean with its Welch t: ``+0.084 (5.6)``; ``–`` in brackets when t is undefined."""
+    return f"{delta:+.3f} ({'–' if t is None else format(t, '.1f')})"

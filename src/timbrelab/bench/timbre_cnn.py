@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from timbrelab.bench.seeds import mean_sd, welch_t
+from timbrelab.bench.seeds import change_cell, mean_sd, welch_t
 from timbrelab.parallel import Task
 
 DEFAULT_OUT = "reports/timbre_cnn"
@@ -361,14 +361,14 @@ def train_in_workers(todo: list, run_path: dict, t_section: dict, quick: bool, j
 def train_and_score(model_config, d, tests: dict, cfg0, seed: int, state_path=None, progress: bool | None = None) -> tuple[dict, object]:
     """Train one model on the corpus data ``d`` with ``seed`` and score it on every test set: (row, model).
     ``state_path``: the run's training state after each epoch, so an interrupted run resumes mid-way."""
+    import torch
+
     from timbrelab.timbre_cnn import data as TD
     from timbrelab.timbre_cnn.models import count_parameters
     from timbrelab.timbre_cnn.train import train_on_clips
 
     cfg = type(cfg0)(**{**cfg0.to_dict(), "seed": seed})
     r = train_on_clips(model_config, d.train, d.val, cfg, progress, state_path=state_path)
-    import torch
-
     row = {"seed": seed, "torch_threads": torch.get_num_threads(), "window_s": d.train.front_end.window_step_s, "params": count_parameters(r.model), "training_seconds": r.seconds, "best_epoch": r.best_epoch,
            "epochs_run": len(r.history), "history": r.history, "val_accuracy": max(h["val_accuracy"] for h in r.history)}
     row.update(evaluate(r.model, tests, TD.CLASSES_WITH_NONE))
@@ -619,7 +619,7 @@ def markdown_table(r: dict) -> str:
         lines += ["", f"Against {ref['model']} of `{ref['runs']}` (the same seeds): the change of the mean, Welch's t in brackets "
                   "(|t| ≥ 2.8 is p < 0.05 over three seeds a side).", "", "| model | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
         for n, c in ref["comparisons"].items():
-            cells = [f"{c[x]['delta']:+.3f} ({'–' if c[x]['t'] is None else format(c[x]['t'], '.1f')})" if x in c else "–" for x in labels]
+            cells = [change_cell(c[x]["delta"], c[x]["t"]) if x in c else "–" for x in labels]
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "Paper (IRMAS, 11 classes, predominant-instrument test) — **different data**, for orientation only:", "",
               "| model | params | micro F1 | macro F1 |", "|---|---|---|---|"]

@@ -205,10 +205,9 @@ def markdown(r: dict) -> str:
 
 
 def _delta(a: dict, b: dict) -> str:
-    from timbrelab.bench.seeds import welch_t
+    from timbrelab.bench.seeds import change_cell, welch_t
 
-    t = welch_t(a, b)
-    return f"{a['mean'] - b['mean']:+.3f} ({'–' if t is None else format(t, '.1f')})"
+    return change_cell(a["mean"] - b["mean"], welch_t(a, b))
 
 
 def plot(r: dict, path: Path) -> None:

@@ -201,9 +201,10 @@ def run(args) -> int:
             {n: TD.from_recordings(real[n], clf.front_end, classes=classes) for n in REAL_TESTS if real.get(n)}
         confusions(model, real_tests, classes, f"{selected} (seed {seed})", out_dir)
         drawn = f"{selected} seed {seed}"
-    else:  # a run kept by an older bench, without its weights: retraining it would not give its bits back on another thread count
+    else:  # a fresh clone (weights are not committed) or an older bench's run: retraining would not give its bits back on another thread count
         drawn = None
-        print(f"no confusion matrices: the weights of {selected} seed {seed} were not kept (an older bench's run); "
+        print(f"no confusion matrices: the weights of {selected} seed {seed} are not in {runs_dir} (run weights are not committed, "
+              "and an older bench kept none); "
               "`timbrelab bench timbre-cnn --evaluate shipped` draws the shipped model's")
     result = {
         "benchmark": "timbre-cnn",
@@ -646,7 +647,7 @@ def markdown_table(r: dict) -> str:
         lines.append(f"Seed claim vs {c['small_rect']}: multi-layer notes macro-F1 {c['multi_layer_macro_f1']:.3f} vs {c['small_rect_macro_f1']:.3f}, "
                      f"parameters ×{c['param_ratio']:.2f} — {'met' if c['met'] else 'not met'}.")
     lines.append(f"Confusion matrices (confusion_medley.png, confusion_debian.png): {r['confusion_matrices_of']}." if r.get("confusion_matrices_of")
-                 else "No confusion matrices here: the selected run's weights were not kept; `--evaluate shipped` draws the shipped model's.")
+                 else "No confusion matrices here: the selected run's weights are not in the runs folder; `--evaluate shipped` draws the shipped model's.")
     from timbrelab.bench.provenance import markdown_footer
 
     lines += ["", markdown_footer(r["provenance"])]

@@ -307,12 +307,10 @@ def train_config_of(train_section: dict) -> TrainConfig:
 TRAINING_VERSION = 1
 
 
-def train_recipe(recipe: dict, progress: bool | None = None, state_dir=None):
+def train_recipe(recipe: dict, progress: bool | None = None):
     """``timbrelab train timbre-cnn``: see the module docstring and ``recipes/timbre-cnn.toml``.
-    Resumable: the state after every epoch goes to ``state_dir`` (default: ``ml.recipes.training_state_dir``),
-    so the same command run again goes on from the last finished epoch."""
-    from pathlib import Path
-
+    Resumable: the state after every epoch goes to ``ml.recipes.training_state_dir``, so the same
+    command run again goes on from the last finished epoch."""
     from timbrelab.errors import BadParameterError
     from timbrelab.ml.recipes import Trained, training_state_dir
     from timbrelab.timbre_cnn import data as TD
@@ -325,7 +323,7 @@ def train_recipe(recipe: dict, progress: bool | None = None, state_dir=None):
         raise BadParameterError(f"[train] architecture must be one of {', '.join(configs)}, got {arch!r}")
     cfg = train_config_of(t)
     d = corpus_data(t, progress)
-    sd = Path(state_dir) if state_dir is not None else training_state_dir("timbre-cnn", recipe, TRAINING_VERSION)
+    sd = training_state_dir("timbre-cnn", recipe, TRAINING_VERSION)
     sd.mkdir(parents=True, exist_ok=True)
     r = train_on_clips(configs[arch], d.train, d.val, cfg, progress, state_path=sd / "state.safetensors")
     clf = r.classifier({"architecture": arch})
